@@ -1,0 +1,1 @@
+"""Result tables: their schemas (declared once), atomic writes, and the report."""

@@ -1,0 +1,133 @@
+"""Every Arrow schema the project writes, declared once. Units are in the column names.
+
+Run metadata (config, versions, device, PIL build, git commit) is attached to each table's schema
+metadata by ``with_metadata``; readers find it under the ``harness`` key as JSON.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+FINDINGS = pa.schema([
+    ("severity", pa.string()),
+    ("check", pa.string()),
+    ("split", pa.string()),
+    ("record_index", pa.int64()),
+    ("image", pa.string()),
+    ("message", pa.string()),
+])
+
+TESTS = pa.schema([
+    ("test", pa.string()),
+    ("status", pa.string()),
+    ("seconds", pa.float64()),
+    ("summary", pa.string()),
+])
+
+# One row per image file referenced by a record or present in the image folder (measured once).
+IMAGES = pa.schema([
+    ("image", pa.string()),             # path relative to the image folder, as written in the record
+    ("split", pa.string()),             # split of the first record using it; null for an orphan
+    ("referenced", pa.bool_()),         # used by at least one record
+    ("exists", pa.bool_()),
+    ("file_bytes", pa.int64()),
+    ("format", pa.string()),            # "PNG", "JPEG", ... (null if unknown)
+    ("width_px", pa.int64()),
+    ("height_px", pa.int64()),
+    ("mode", pa.string()),              # Pillow-style mode name: "RGB", "RGBA", "L", "P", "LA", "I;16"...
+    ("bit_depth", pa.int64()),
+    ("interlaced", pa.bool_()),
+    ("decode_ok", pa.bool_()),
+    ("decode_error", pa.string()),      # why it failed (strict: CRC, truncation, trailing data, limits)
+    ("decoded_bytes", pa.int64()),      # H*W*3 once decoded to RGB uint8
+    ("decode_path", pa.string()),       # "kernel" (numba PNG) or "pillow"
+    ("pixel_sha1", pa.string()),        # exact-duplicate key over decoded RGB pixels
+    ("phash", pa.uint64()),             # 64-bit perceptual hash (DCT of 32x32 grey)
+    ("brightness_mean", pa.float64()),  # 0..255 grey mean
+    ("contrast_std", pa.float64()),     # 0..255 grey std
+    ("entropy_bits", pa.float64()),     # Shannon entropy of the grey histogram
+    ("blur_laplacian_var", pa.float64()),
+    ("colorfulness", pa.float64()),     # mean |R-G|+|G-B| (0 for grey content)
+    ("node", pa.string()),              # Ray node id or host that measured it
+    ("measure_seconds", pa.float64()),
+])
+
+# One row per record of each split.
+RECORDS = pa.schema([
+    ("split", pa.string()),
+    ("record_index", pa.int64()),
+    ("id", pa.string()),
+    ("image", pa.string()),
+    ("model", pa.string()),             # model id taken from the image name by the leakage pattern
+    ("sound", pa.bool_()),              # no error finding: used by the loader and training tests
+    ("turns", pa.int64()),
+    ("prompt_chars", pa.int64()),
+    ("answer_chars", pa.int64()),
+    ("prompt_tokens", pa.int64()),
+    ("answer_tokens", pa.int64()),
+    ("total_tokens", pa.int64()),       # template-formatted sample with image tokens counted
+    ("truncated_answer_tokens", pa.int64()),  # answer tokens --max-length would cut
+    ("placeholders", pa.int64()),       # occurrences of <image> in the whole record
+    ("supervised_tokens_correct", pa.int64()),
+    ("supervised_tokens_template", pa.int64()),
+])
+
+BATCHES = pa.schema([
+    ("epoch", pa.int64()),
+    ("step", pa.int64()),
+    ("split", pa.string()),
+    ("loss", pa.float64()),
+    ("seconds", pa.float64()),
+    ("samples", pa.int64()),
+    ("data_wait_seconds", pa.float64()),
+])
+
+EPOCHS = pa.schema([
+    ("epoch", pa.int64()),
+    ("train_loss", pa.float64()),
+    ("val_loss", pa.float64()),
+    ("train_seconds", pa.float64()),
+    ("val_seconds", pa.float64()),
+])
+
+ESTIMATES = pa.schema([
+    ("basis", pa.string()),             # "proxy" | "target"
+    ("models", pa.int64()),             # null for the dataset row
+    ("conversations", pa.int64()),
+    ("batch_size", pa.int64()),
+    ("epochs", pa.int64()),
+    ("steps_per_epoch", pa.int64()),
+    ("step_seconds", pa.float64()),
+    ("total_seconds", pa.float64()),
+    ("scale", pa.string()),             # "dataset", "1K", "10K", "50K"
+    ("device", pa.string()),            # measured device, or the target device for basis "target"
+    ("mfu", pa.float64()),              # assumed MFU (target rows), null for proxy rows
+    ("assumption", pa.string()),        # the formula / assumption behind the number
+])
+
+BENCH = pa.schema([
+    ("batch_size", pa.int64()),
+    ("stage", pa.string()),
+    ("median_seconds", pa.float64()),
+    ("p90_seconds", pa.float64()),
+    ("samples_per_s", pa.float64()),
+    ("pipeline", pa.string()),          # "harness" | "torchvision"
+    ("device", pa.string()),
+    ("compiled", pa.bool_()),
+    ("ratio_vs_baseline", pa.float64()),
+    ("peak_memory_bytes", pa.int64()),
+    ("data_wait_share", pa.float64()),
+])
+
+METADATA_KEY = b"harness"
+
+
+def with_metadata(schema: pa.Schema, meta: dict[str, Any]) -> pa.Schema:
+    return schema.with_metadata({METADATA_KEY: json.dumps(meta, default=str).encode()})
+
+
+def read_metadata(schema: pa.Schema) -> dict[str, Any]:
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    return json.loads(raw) if raw else {}
