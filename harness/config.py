@@ -1,0 +1,139 @@
+"""Typed run configs, validated on construction, and named presets. Saved with every run."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+
+VIEWS = ("front", "top", "right")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _require(cond: bool, msg: str) -> None:
+    if not cond:
+        raise UsageError(msg)
+
+
+@dataclass(kw_only=True, frozen=True)
+class SynthConfig:
+    """``harness synth``: a synthetic DeepCAD-style dataset, or one imported from DeepCAD cad_json."""
+
+    out: Path
+    models: int = 1100
+    seed: int = 0
+    views: tuple[str, ...] = VIEWS
+    val_models: int | None = None      # default: one model in eleven, at least one
+    size: int = 512
+    overwrite: bool = False
+    workers: int | None = None         # default: every core
+    from_deepcad: Path | None = None
+    limit: int | None = None
+    split_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.models >= 1 or self.from_deepcad is not None, "--models must be at least 1")
+        _require(all(v in VIEWS for v in self.views) and len(self.views) >= 1,
+                 f"--views must be a comma-separated subset of {','.join(VIEWS)}")
+        _require(len(set(self.views)) == len(self.views), "--views lists a view twice")
+        _require(16 <= self.size <= 4096, "--size must be between 16 and 4096")
+        _require(self.val_models is None or self.val_models >= 0, "--val-models must be 0 or more")
+        _require(self.workers is None or self.workers >= 1, "--workers must be at least 1")
+
+    def val_count(self, n_models: int) -> int:
+        if self.val_models is not None:
+            _require(self.val_models < n_models, "--val-models must leave at least one train model")
+            return self.val_models
+        return max(1, round(n_models / 11)) if n_models > 1 else 0
+
+
+@dataclass(kw_only=True, frozen=True)
+class CheckConfig:
+    """Parameters of the check catalogue (recorded in every run's metadata)."""
+
+    max_length: int = 2048             # the target model's context, in tokens
+    image_tokens: int = 728            # tokens one image takes in that context
+    template: str = "llama"            # chat template whose label masking is simulated
+    tokenizer: Path | None = None      # tokenizer.json or SentencePiece .model; None: proxy byte tokenizer
+    model_pattern: str = r"^(?P<model>.+?)_(?P<view>[^_]+)\.[A-Za-z0-9]+$"  # model from the image name
+    views: tuple[str, ...] = VIEWS     # views each model is expected to have
+    max_pixels: int = 178_956_970      # Pillow's default decompression-bomb limit
+    phash_distance: int = 4            # near duplicates: Hamming distance of 64-bit perceptual hashes
+    robust_z: float = 6.0              # distribution outliers: |robust z| above this
+    loader_samples: int = 50
+
+    def __post_init__(self) -> None:
+        _require(self.max_length > 0, "--max-length must be positive")
+        _require(0 <= self.image_tokens < self.max_length, "--image-tokens must be below --max-length")
+        _require(self.max_pixels > 0, "--max-pixels must be positive")
+        _require(self.loader_samples >= 0, "--loader-samples must be 0 or more")
+
+
+@dataclass(kw_only=True, frozen=True)
+class TrainConfig:
+    """Test 4: the proxy CNN-GRU trained on a few samples."""
+
+    samples: int | None = 20           # None: the whole train split and the whole val split
+    epochs: int = 5
+    batch_size: int = 4
+    lr: float = 1e-3
+    device: str = "auto"
+    seed: int = 0
+    image_size: int = 384
+    seq_len: int = 256                 # proxy's token window (answer tokens beyond it are not trained)
+    workers: int = 0
+    compile: str = "auto"              # auto | on | off
+
+    def __post_init__(self) -> None:
+        _require(self.samples is None or self.samples >= 2, "--samples must be at least 2 or 'all'")
+        _require(self.epochs >= 1, "--epochs must be at least 1")
+        _require(self.batch_size >= 1, "--batch-size must be at least 1")
+        _require(self.lr > 0, "--lr must be positive")
+        _require(self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}")
+        _require(self.compile in ("auto", "on", "off"), "--compile must be auto, on or off")
+        _require(self.seq_len >= 16, "the proxy sequence length must be at least 16")
+
+    def split_counts(self) -> tuple[int | None, int | None]:
+        """(train, val) sample counts: 20 -> 16 + 4, as in the seed; None means the whole split."""
+        if self.samples is None:
+            return None, None
+        val = max(1, self.samples // 5)
+        return self.samples - val, val
+
+
+@dataclass(kw_only=True, frozen=True)
+class DryrunConfig:
+    dataset: Path | None = None        # None: the default synthetic dataset (made once, cached)
+    train: Path | None = None
+    val: Path | None = None
+    images: Path | None = None
+    out: Path | None = None
+    checks: CheckConfig = field(default_factory=CheckConfig)
+    train_cfg: TrainConfig = field(default_factory=TrainConfig)
+    full_epochs: int = 3
+    workers: int | None = None
+    ray_address: str | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.full_epochs >= 1, "--full-epochs must be at least 1")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A config as plain JSON-able data, for run metadata."""
+    def conv(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, Path):
+            return str(v)
+        if isinstance(v, tuple):
+            return [conv(x) for x in v]
+        return v
+    return conv(cfg)
+
+
+# Presets ---------------------------------------------------------------------------------------------
+def deepcad_1k(out: Path) -> SynthConfig:
+    """The seed's DeepCAD 1K: 1,100 models, 3 views, 1,000 train / 100 val models."""
+    return SynthConfig(out=out, models=1100, seed=0)
