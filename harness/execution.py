@@ -6,8 +6,11 @@ chunks; results stream back in completion order.
 """
 from __future__ import annotations
 
+import logging
 import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 
@@ -51,6 +54,120 @@ class LocalExecutor(Executor):
                 yield ChunkResult(index=i, value=fn(chunk), node=host)
             except Exception as e:  # errors are data: the caller turns them into findings
                 yield ChunkResult(index=i, error=f"{type(e).__name__}: {e}", node=host)
+
+
+# Exceptions worth another try: file-system and network hiccups (ConnectionError and TimeoutError are
+# OSErrors). A deterministic bug (ValueError, ...) fails at once instead of costing every retry.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError,)
+
+
+def _run_on_node(fn: Callable[[Any], Any], chunk: Any) -> tuple[Any, str]:
+    import ray  # already imported in a Ray worker; named here so the function pickles without it
+
+    return fn(chunk), ray.get_runtime_context().get_node_id()
+
+
+class RayExecutor(Executor):
+    """Chunks as Ray tasks, a bounded number in flight, results in completion order.
+
+    ``address=None`` starts a private local Ray (``address="local"``: a stale cluster is never joined)
+    with ``workers`` CPUs; an address joins that cluster. ``close()`` shuts down only a Ray this
+    executor started. A task whose worker process or node dies is rescheduled (``max_retries``); one that
+    raises a transient error is retried too; a chunk still failing after that yields a ``ChunkResult``
+    with ``error`` and the run goes on. Every chunk is reported exactly once.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        workers: int | None = None,
+        *,
+        max_retries: int = 3,
+        retry_exceptions: bool | tuple[type[BaseException], ...] = TRANSIENT_ERRORS,
+        in_flight_per_cpu: int = 2,
+        object_store_bytes: int = 256 * 2**20,
+    ) -> None:
+        if workers is not None and workers < 1:
+            raise ValueError("workers must be at least 1")
+        t0 = time.perf_counter()
+        # Quiet and quick to start; loopback stays loopback (see docs/ARCHITECTURE.md, "Ray").
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        import ray
+
+        self._ray = ray
+        self.address = address
+        self.started_here = False
+        # Workers import the same harness as this driver, installed or run from a checkout (a path
+        # absent on another machine is ignored there: cluster nodes then need harness installed).
+        here = str(Path(__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+        runtime_env = {"env_vars": {"PYTHONPATH": path}}
+        if ray.is_initialized():  # someone in this process already runs Ray: use it, never shut it down
+            pass
+        elif address is None:
+            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
+                     logging_level=logging.WARNING, log_to_driver=False,
+                     object_store_memory=object_store_bytes, runtime_env=runtime_env)
+            self.started_here = True
+        else:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
+                     runtime_env=runtime_env)
+            self.started_here = True
+        self.startup_seconds = time.perf_counter() - t0
+        self.max_retries = max_retries
+        self.retry_exceptions = list(retry_exceptions) if isinstance(retry_exceptions, tuple) else retry_exceptions
+        self.in_flight_per_cpu = in_flight_per_cpu
+        self._task = ray.remote(_run_on_node).options(
+            num_cpus=1, max_retries=max_retries, retry_exceptions=self.retry_exceptions)
+
+    def cluster_cpus(self) -> int:
+        return max(1, int(self._ray.cluster_resources().get("CPU", 1)))
+
+    def map_chunks(self, fn, chunks):
+        ray = self._ray
+        fn_ref = ray.put(fn)  # serialised once, not once per task
+        # Bounded in flight: memory stays flat whatever the number of chunks, and every CPU stays busy.
+        limit = max(2, self.in_flight_per_cpu * self.cluster_cpus())
+        pending: dict[Any, int] = {}
+        todo = iter(enumerate(chunks))
+        try:
+            while True:
+                while len(pending) < limit:
+                    nxt = next(todo, None)
+                    if nxt is None:
+                        break
+                    pending[self._task.remote(fn_ref, nxt[1])] = nxt[0]
+                if not pending:
+                    return
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    yield self._collect(ref, pending.pop(ref))
+        finally:
+            # Interrupted (Ctrl-C, generator closed early): stop what is still running.
+            for ref in pending:
+                try:
+                    ray.cancel(ref, force=True)
+                except Exception:  # already finished or its node is gone: nothing left to stop
+                    pass
+
+    def _collect(self, ref: Any, index: int) -> ChunkResult:
+        errors = self._ray.exceptions
+        try:
+            value, node = self._ray.get(ref)
+        except errors.RayError as e:  # fn raised after any retries, or its worker/node kept dying
+            cause = e.cause if isinstance(e, errors.RayTaskError) and e.cause is not None else e
+            text = str(cause)
+            if isinstance(cause, errors.RayError):  # Ray's own message carries a traceback: keep its gist
+                text = text.splitlines()[0] if text else ""
+            return ChunkResult(index=index, error=f"{type(cause).__name__}: {text}")
+        return ChunkResult(index=index, value=value, node=node)
+
+    def close(self) -> None:
+        if self.started_here and self._ray.is_initialized():
+            self._ray.shutdown()
+        self.started_here = False
 
 
 def chunked(items: Sequence[Any], size: int) -> list[Sequence[Any]]:

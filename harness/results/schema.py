@@ -41,6 +41,7 @@ IMAGES = pa.schema([
     ("interlaced", pa.bool_()),
     ("decode_ok", pa.bool_()),
     ("decode_error", pa.string()),      # why it failed (strict: CRC, truncation, trailing data, limits)
+    ("decode_problem", pa.string()),    # class of the problem, null if none: image_pass.PROBLEMS
     ("decoded_bytes", pa.int64()),      # H*W*3 once decoded to RGB uint8
     ("decode_path", pa.string()),       # "kernel" (numba PNG) or "pillow"
     ("pixel_sha1", pa.string()),        # exact-duplicate key over decoded RGB pixels

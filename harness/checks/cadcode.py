@@ -1,0 +1,101 @@
+"""Does an answer parse as OpenECAD-style code? A syntax and name check with Python's ``ast``, never run.
+
+OpenECAD executes the answer with its own API to rebuild the model; an answer that does not parse teaches
+the model code it cannot run. Allowed: assignments to a name (or bare calls) whose value is a call of the
+API or a list literal; call arguments built from finite numbers, strings, booleans, lists/tuples and names
+defined by an earlier statement. ``...`` is accepted here: placeholder parameters have their own check.
+"""
+from __future__ import annotations
+
+import ast
+import math
+from typing import Iterable
+
+from harness.checks.findings import Finding
+from harness.checks.registry import register
+
+API = frozenset(("add_sketchplane", "add_sketchplane_ref", "add_line", "add_arc", "add_circle", "add_loop",
+                 "add_profile", "add_sketch", "add_extrude"))
+# Answers without this marker are not OpenECAD code (free text, seed-style summaries): not judged.
+CODE_MARKER = "add_"
+
+
+class CodeError(ValueError):
+    """Why a text is not valid OpenECAD-style code, with the line it was found on."""
+
+
+def _value(node: ast.AST, defined: set[str]) -> None:
+    if isinstance(node, ast.Constant):
+        v = node.value
+        if v is Ellipsis or isinstance(v, (str, bool)) or v is None:
+            return
+        if isinstance(v, (int, float)):
+            if not math.isfinite(v):
+                raise CodeError(f"line {node.lineno}: number {v!r} is not finite")
+            return
+        raise CodeError(f"line {node.lineno}: constant {v!r} is not allowed")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return _value(node.operand, defined)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        for e in node.elts:
+            _value(e, defined)
+        return
+    if isinstance(node, ast.Name):
+        if node.id not in defined:
+            raise CodeError(f"line {node.lineno}: name {node.id!r} used before it is defined")
+        return
+    raise CodeError(f"line {node.lineno}: {type(node).__name__} is not allowed in an argument")
+
+
+def _call(node: ast.AST, defined: set[str]) -> None:
+    if isinstance(node, ast.List):         # `Loops0 = []`
+        return _value(node, defined)
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise CodeError(f"line {node.lineno}: only calls of the OpenECAD API and list literals are allowed")
+    if node.func.id not in API:
+        raise CodeError(f"line {node.lineno}: {node.func.id!r} is not an OpenECAD API function")
+    for a in node.args:
+        _value(a, defined)
+    for k in node.keywords:
+        if k.arg is None:
+            raise CodeError(f"line {node.lineno}: ** arguments are not allowed")
+        _value(k.value, defined)
+
+
+def validate_code(text: str) -> None:
+    """Raise CodeError when ``text`` is not OpenECAD-style code; return None when it is."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as e:
+        raise CodeError(f"line {e.lineno}: syntax error: {e.msg}") from None
+    except ValueError as e:                 # NUL bytes in the source
+        raise CodeError(str(e)) from None
+    if not tree.body:
+        raise CodeError("no statements")
+    defined: set[str] = set()
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign):
+            if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+                raise CodeError(f"line {stmt.lineno}: only assignments to a single name are allowed")
+            _call(stmt.value, defined)
+            defined.add(stmt.targets[0].id)
+        elif isinstance(stmt, ast.Expr):
+            _call(stmt.value, defined)
+        else:
+            raise CodeError(f"line {stmt.lineno}: {type(stmt).__name__} statements are not allowed")
+
+
+@register("record.code_does_not_parse", kind="record", severity="warning",
+          description="an OpenECAD-style answer (contains 'add_') that does not parse as the API's code",
+          api=sorted(API), marker=CODE_MARKER)
+def check_code_parses(record, ctx) -> Iterable[Finding]:
+    if record.turns is None:
+        return
+    for i, (role, text) in enumerate(record.turns):
+        if role != "gpt" or CODE_MARKER not in text:
+            continue
+        try:
+            validate_code(text)
+        except CodeError as e:
+            yield Finding(severity="warning", check="record.code_does_not_parse", split=record.split,
+                          record_index=record.index, message=f"turn {i}: code does not parse: {e}")

@@ -1,0 +1,122 @@
+"""Record checks: the structure TinyLLaVA's loader relies on, judged one record at a time.
+
+Severities follow what TinyLLaVA does with the record (shared/deepcad/README.md): error when it stops
+training (KeyError, "qa is not match" assertion) or trains silently on a spoiled sample; warning when the
+sample loads and trains but is probably not what was meant. ``ctx.root`` is the image folder.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from harness.checks.findings import Finding
+from harness.checks.registry import register
+from harness.data.layout import UnsafePath, safe_image_path
+
+ROLES = ("human", "gpt")
+IMAGE_TOKEN = "<image>"
+# Seed-style answers write `...` where arc and circle parameters should be.
+PLACEHOLDER = "..."
+
+
+def _f(check: str, severity: str, record, message: str) -> Finding:
+    return Finding(severity=severity, check=check, split=record.split, record_index=record.index,
+                   image=record.image, message=message)
+
+
+@register("record.not_object", kind="record", severity="error",
+          description="a list entry that is not a JSON object: the loader indexes it like a dict and fails")
+def not_object(record, ctx) -> Iterable[Finding]:
+    if not isinstance(record.raw, dict):
+        yield _f("record.not_object", "error", record, f"entry is a {type(record.raw).__name__}, not an object")
+
+
+@register("record.conversations_missing", kind="record", severity="error",
+          description="no 'conversations' key: KeyError stops training")
+def conversations_missing(record, ctx) -> Iterable[Finding]:
+    if isinstance(record.raw, dict) and "conversations" not in record.raw:
+        yield _f("record.conversations_missing", "error", record, "no 'conversations' key (KeyError in training)")
+
+
+@register("record.conversations_malformed", kind="record", severity="error",
+          description="'conversations' is not a list of {from, value} strings: the loader fails on it")
+def conversations_malformed(record, ctx) -> Iterable[Finding]:
+    if isinstance(record.raw, dict) and "conversations" in record.raw and record.turns is None:
+        conv = record.raw["conversations"]
+        what = ("not a list" if not isinstance(conv, list)
+                else "a turn that is not an object with string 'from' and 'value'")
+        yield _f("record.conversations_malformed", "error", record, f"'conversations' is {what}")
+
+
+@register("record.turn_structure", kind="record", severity="error",
+          description="turns must alternate human/gpt starting with human, in pairs: otherwise the "
+                      "'qa is not match' assertion stops training", roles=list(ROLES))
+def turn_structure(record, ctx) -> Iterable[Finding]:
+    turns = record.turns
+    if turns is None:
+        return
+    problems = []
+    unknown = sorted({r for r, _ in turns if r not in ROLES})
+    if unknown:
+        problems.append(f"unknown role {', '.join(map(repr, unknown))}")
+    if not turns:
+        problems.append("no turns")
+    elif len(turns) % 2:
+        problems.append(f"odd number of turns ({len(turns)})")
+    if not unknown and any(r != ROLES[i % 2] for i, (r, _) in enumerate(turns)):
+        problems.append("turns do not alternate human/gpt starting with human")
+    if problems:
+        yield _f("record.turn_structure", "error", record, "; ".join(problems) + " (assertion 'qa is not match')")
+
+
+@register("record.answer_empty", kind="record", severity="error",
+          description="an empty gpt turn: it loads, but the sample teaches nothing (no label to learn)")
+def answer_empty(record, ctx) -> Iterable[Finding]:
+    for i, (role, text) in enumerate(record.turns or ()):
+        if role == "gpt" and not text.strip():
+            yield _f("record.answer_empty", "error", record, f"turn {i}: empty answer: nothing is learned from it")
+
+
+@register("record.prompt_empty", kind="record", severity="warning",
+          description="an empty human turn: trains, but without an instruction")
+def prompt_empty(record, ctx) -> Iterable[Finding]:
+    for i, (role, text) in enumerate(record.turns or ()):
+        if role == "human" and not text.strip():
+            yield _f("record.prompt_empty", "warning", record, f"turn {i}: empty prompt")
+
+
+@register("record.image_token_missing", kind="record", severity="error",
+          description="a record with an image whose first human turn has no <image>: no placeholder is "
+                      "inserted and the image is silently ignored in training", token=IMAGE_TOKEN)
+def image_token_missing(record, ctx) -> Iterable[Finding]:
+    if record.turns is None or not isinstance(record.raw, dict) or "image" not in record.raw:
+        return
+    first = next((t for r, t in record.turns if r == "human"), None)
+    if first is not None and IMAGE_TOKEN not in first:
+        yield _f("record.image_token_missing", "error", record,
+                 f"first human turn has no {IMAGE_TOKEN}: the image is silently ignored")
+
+
+@register("record.image_path_unsafe", kind="record", severity="error",
+          description="'image' that is not a relative path inside the image folder (not a string, absolute, "
+                      "'..', or a symlink leading out): training opens a file it should not, or fails")
+def image_path_unsafe(record, ctx) -> Iterable[Finding]:
+    if not isinstance(record.raw, dict) or "image" not in record.raw:
+        return
+    value = record.raw["image"]
+    if not isinstance(value, str):
+        yield _f("record.image_path_unsafe", "error", record, f"'image' is a {type(value).__name__}, not a path")
+        return
+    try:
+        safe_image_path(ctx.root, value)
+    except UnsafePath as e:
+        yield _f("record.image_path_unsafe", "error", record, f"image path {value!r} is unsafe: {e}")
+
+
+@register("record.placeholder_parameters", kind="record", severity="warning",
+          description="'...' in an answer: placeholder parameters teach code that cannot rebuild the model",
+          placeholder=PLACEHOLDER)
+def placeholder_parameters(record, ctx) -> Iterable[Finding]:
+    n = sum(t.count(PLACEHOLDER) for r, t in (record.turns or ()) if r == "gpt")
+    if n:
+        yield _f("record.placeholder_parameters", "warning", record,
+                 f"placeholder parameters: '{PLACEHOLDER}' {n} time(s) in the answer")

@@ -1,0 +1,100 @@
+"""What a run ran on: versions, device, which PIL build, git commit. Attached to every table written."""
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+
+
+def pil_flavour() -> dict[str, Any]:
+    """Which PIL is active: pillow-simd announces itself with a ``.postN`` version and its dist name."""
+    from importlib import metadata
+
+    import PIL
+
+    version = getattr(PIL, "__version__", "unknown")
+    dist = None
+    for name in ("Pillow-SIMD", "pillow-simd", "Pillow", "pillow"):
+        try:
+            metadata.version(name)
+            dist = name
+            break
+        except metadata.PackageNotFoundError:
+            continue
+    simd = bool(dist and dist.lower() == "pillow-simd")
+    return {"name": "pillow-simd" if simd else "Pillow", "version": version, "simd": simd,
+            "cpu_avx2": cpu_has("avx2")}
+
+
+def cpu_has(flag: str) -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(flag in line.split() for line in f if line.startswith("flags"))
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    root = Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def device_description(device: str | None = None) -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                            "torch_threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["cuda"] = torch.cuda.get_device_name(0)
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        info["mps"] = True
+    if device:
+        info["device"] = device
+    return info
+
+
+def versions() -> dict[str, str]:
+    # Read from package metadata: importing ray (slow, absent on some machines) just to print it is waste.
+    from importlib import metadata
+
+    out = {"harness": __version__, "python": sys.version.split()[0]}
+    for dist in ("torch", "torchvision", "numpy", "numba", "pyarrow", "ray", "click", "zlib-ng"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def run_metadata(command: str, config: Any, *, device: str | None = None) -> dict[str, Any]:
+    from harness.config import to_dict
+
+    return {
+        "command": command,
+        "config": to_dict(config) if config is not None else None,
+        "versions": versions(),
+        "pil": pil_flavour(),
+        "device": device_description(device),
+        "git_commit": git_commit(),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(),
+    }
+
+
+def default_out(kind: str) -> Path:
+    """``results/<UTC time>-<kind>/`` under the current directory."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("results") / f"{stamp}-{kind}"

@@ -1,0 +1,214 @@
+"""Antialiased bicubic resize, bit-identical to Pillow's ``Image.resize(size, Image.BICUBIC)``.
+
+The plan reproduces Pillow's ``precompute_coeffs`` (Resample.c) in float64, then its fixed-point
+normalisation (``PRECISION_BITS`` = 22), so both passes use the very integers Pillow uses. Like Pillow
+the horizontal pass runs first and rounds/clamps to uint8 before the vertical pass.
+
+Layout, chosen for speed rather than Pillow's: the horizontal pass writes a planar (3, rows, out_w)
+uint8 scratch, so the vertical pass — whose weight is the same for a whole output row — is a
+contiguous multiply-accumulate of whole scratch rows that LLVM vectorises. ``kernels.normalize``
+reuses the horizontal pass and swaps in a vertical pass that writes float32 CHW.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from kernels._jit import njit
+
+PRECISION_BITS = 32 - 8 - 2
+_HALF = 1 << (PRECISION_BITS - 1)
+BICUBIC_SUPPORT = 2.0
+
+
+def _bicubic(x: float) -> float:
+    # Keys' cubic with a = -0.5, written in Pillow's operation order so float64 results agree.
+    a = -0.5
+    if x < 0.0:
+        x = -x
+    if x < 1.0:
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1
+    if x < 2.0:
+        return (((x - 5) * x + 8) * x - 4) * a
+    return 0.0
+
+
+def _coeffs(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bounds int32 [out, 2] = (first tap, tap count), fixed-point weights int32 [out, ksize])."""
+    scale = float(in_size) / out_size
+    filterscale = max(scale, 1.0)
+    support = BICUBIC_SUPPORT * filterscale
+    ksize = int(math.ceil(support)) * 2 + 1
+    bounds = np.zeros((out_size, 2), np.int32)
+    kk = np.zeros((out_size, ksize), np.int32)
+    ss = 1.0 / filterscale
+    for xx in range(out_size):
+        center = (xx + 0.5) * scale
+        xmin = max(int(center - support + 0.5), 0)       # int() truncates toward zero, like C
+        xmax = min(int(center + support + 0.5), in_size) - xmin
+        w = [_bicubic((x + xmin - center + 0.5) * ss) for x in range(xmax)]
+        ww = sum(w)  # left-to-right, as Pillow accumulates
+        for x in range(xmax):
+            k = w[x] / ww if ww != 0.0 else w[x]
+            kk[xx, x] = int(-0.5 + k * (1 << PRECISION_BITS)) if k < 0 else int(0.5 + k * (1 << PRECISION_BITS))
+        bounds[xx] = (xmin, xmax)
+    return bounds, kk
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """Everything a resize of one size pair needs, computed once (see ``plan``)."""
+
+    in_h: int
+    in_w: int
+    out_h: int
+    out_w: int
+    h_bounds: np.ndarray   # int32 [out_w, 2]: first source column, tap count
+    h_coeffs: np.ndarray   # int32 [out_w, kh]
+    v_bounds: np.ndarray   # int32 [out_h, 2]: first row relative to row0, tap count
+    v_coeffs: np.ndarray   # int32 [out_h, kv]
+    row0: int              # first source row the vertical pass reads (Pillow's ybox_first)
+    rows: int              # rows the horizontal pass must produce
+
+
+@lru_cache(maxsize=64)
+def plan(in_h: int, in_w: int, out_h: int, out_w: int) -> Plan:
+    """Coefficients for resizing (in_h, in_w) to (out_h, out_w); cached per size pair."""
+    if min(in_h, in_w, out_h, out_w) < 1:
+        raise ValueError(f"sizes must be positive: {(in_h, in_w)} -> {(out_h, out_w)}")
+    hb, hk = _coeffs(in_w, out_w)
+    vb, vk = _coeffs(in_h, out_h)
+    row0 = int(vb[0, 0])
+    rows = int(vb[-1, 0] + vb[-1, 1]) - row0
+    vb = vb.copy()
+    vb[:, 0] -= row0
+    for a in (hb, hk, vb, vk):
+        a.setflags(write=False)
+    return Plan(in_h=in_h, in_w=in_w, out_h=out_h, out_w=out_w, h_bounds=hb, h_coeffs=hk,
+                v_bounds=vb, v_coeffs=vk, row0=row0, rows=rows)
+
+
+@njit
+def _clip8(v):
+    # Pillow's clip8: arithmetic shift (floor) then clamp; v already carries the +0.5 rounding term.
+    v >>= PRECISION_BITS
+    if v < 0:
+        return 0
+    if v > 255:
+        return 255
+    return v
+
+
+@njit
+def horizontal_planar(src, row0, rows, bounds, coeffs, tmp):
+    """tmp[c, y, xx] = Pillow's horizontal pass of src rows row0..row0+rows, planar uint8."""
+    out_w = bounds.shape[0]
+    for y in range(rows):
+        srow = src[row0 + y]
+        for xx in range(out_w):
+            xmin = bounds[xx, 0]
+            n = bounds[xx, 1]
+            s0 = np.int32(_HALF)
+            s1 = np.int32(_HALF)
+            s2 = np.int32(_HALF)
+            for k in range(n):
+                w = coeffs[xx, k]
+                s0 += np.int32(srow[xmin + k, 0]) * w
+                s1 += np.int32(srow[xmin + k, 1]) * w
+                s2 += np.int32(srow[xmin + k, 2]) * w
+            tmp[0, y, xx] = _clip8(s0)
+            tmp[1, y, xx] = _clip8(s1)
+            tmp[2, y, xx] = _clip8(s2)
+
+
+@njit
+def _copy_planar(src, row0, rows, tmp):
+    # Width unchanged: Pillow skips the horizontal pass, so this is only a relayout.
+    for c in range(3):
+        for y in range(rows):
+            for x in range(src.shape[1]):
+                tmp[c, y, x] = src[row0 + y, x, c]
+
+
+@njit
+def _vertical_row(tmp, c, ymin, n, coeffs_row, acc):
+    # One output row of one channel: acc = sum of whole scratch rows, each scaled by one weight.
+    w_out = acc.shape[0]
+    for x in range(w_out):
+        acc[x] = np.int32(_HALF)
+    for k in range(n):
+        w = coeffs_row[k]
+        trow = tmp[c, ymin + k]
+        for x in range(w_out):
+            acc[x] += np.int32(trow[x]) * w
+
+
+@njit
+def vertical_hwc(tmp, bounds, coeffs, out):
+    """out[yy, xx, c] = Pillow's vertical pass over the planar scratch, uint8 HWC."""
+    w_out = tmp.shape[2]
+    acc = np.empty(w_out, np.int32)
+    for yy in range(bounds.shape[0]):
+        for c in range(3):
+            _vertical_row(tmp, c, bounds[yy, 0], bounds[yy, 1], coeffs[yy], acc)
+            for x in range(w_out):
+                out[yy, x, c] = _clip8(acc[x])
+
+
+@njit
+def _planar_to_hwc(tmp, out):
+    for c in range(3):
+        for y in range(out.shape[0]):
+            for x in range(out.shape[1]):
+                out[y, x, c] = tmp[c, y, x]
+
+
+_scratch = threading.local()
+
+
+def scratch(rows: int, width: int) -> np.ndarray:
+    """A per-thread planar uint8 scratch of at least (3, rows, width), reused across calls."""
+    buf = getattr(_scratch, "buf", None)
+    if buf is None or buf.shape[1] < rows or buf.shape[2] < width:
+        buf = np.empty((3, max(rows, buf.shape[1] if buf is not None else 0),
+                        max(width, buf.shape[2] if buf is not None else 0)), np.uint8)
+        _scratch.buf = buf
+    return buf[:, :rows, :width]
+
+
+def check_src(src: np.ndarray, p: Plan) -> None:
+    if src.dtype != np.uint8 or src.ndim != 3 or src.shape[2] != 3:
+        raise ValueError(f"expected (H, W, 3) uint8, got {src.shape} {src.dtype}")
+    if src.shape[:2] != (p.in_h, p.in_w):
+        raise ValueError(f"plan is for {(p.in_h, p.in_w)}, image is {src.shape[:2]}")
+
+
+def horizontal(src: np.ndarray, p: Plan) -> np.ndarray:
+    """The horizontal pass (or a relayout when the width is unchanged) into this thread's scratch."""
+    check_src(src, p)
+    if not src.flags.c_contiguous:
+        src = np.ascontiguousarray(src)
+    tmp = scratch(p.rows, p.out_w)
+    if p.in_w == p.out_w:
+        _copy_planar(src, p.row0, p.rows, tmp)
+    else:
+        horizontal_planar(src, p.row0, p.rows, p.h_bounds, p.h_coeffs, tmp)
+    return tmp
+
+
+def resize(src: np.ndarray, p: Plan, out: np.ndarray | None = None) -> np.ndarray:
+    """Resize an (H, W, 3) uint8 image with plan ``p``; writes into ``out`` when given."""
+    if out is None:
+        out = np.empty((p.out_h, p.out_w, 3), np.uint8)
+    elif out.shape != (p.out_h, p.out_w, 3) or out.dtype != np.uint8:
+        raise ValueError(f"out must be {(p.out_h, p.out_w, 3)} uint8")
+    tmp = horizontal(src, p)
+    if p.in_h == p.out_h:
+        _planar_to_hwc(tmp, out)  # Pillow skips the vertical pass too
+    else:
+        vertical_hwc(tmp, p.v_bounds, p.v_coeffs, out)
+    return out
