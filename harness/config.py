@@ -120,6 +120,26 @@ class DryrunConfig:
         _require(self.full_epochs >= 1, "--full-epochs must be at least 1")
 
 
+@dataclass(kw_only=True, frozen=True)
+class ValidateConfig:
+    """``harness validate``: tests 1 and 2 (records and images) at scale, locally or on a Ray cluster."""
+
+    dataset: Path | None = None        # None: the default synthetic dataset (made once, cached)
+    train: Path | None = None
+    val: Path | None = None
+    images: Path | None = None
+    out: Path | None = None
+    checks: CheckConfig = field(default_factory=CheckConfig)
+    workers: int | None = None         # default: every core (1: in this process, no Ray)
+    ray_address: str | None = None     # join this cluster; its nodes read the images at the same path
+    ship_bytes: bool = False           # the driver reads the images and ships their bytes to the workers
+    chunk_images: int = 128            # images per task: big enough to hide task overhead, small to balance
+
+    def __post_init__(self) -> None:
+        _require(self.workers is None or self.workers >= 1, "--workers must be at least 1")
+        _require(self.chunk_images >= 1, "--chunk-images must be at least 1")
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A config as plain JSON-able data, for run metadata."""
     def conv(v: Any) -> Any:

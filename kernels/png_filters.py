@@ -30,22 +30,22 @@ def _unfilter_row(raw, src, ft, prev, cur, n, bpp):
         for i in range(bpp):
             cur[i] = raw[src + i]
         for i in range(bpp, n):
-            cur[i] = (int(raw[src + i]) + int(cur[i - bpp])) & 0xFF
+            cur[i] = (np.int32(raw[src + i]) + np.int32(cur[i - bpp])) & 0xFF
     elif ft == 2:
         for i in range(n):
-            cur[i] = (int(raw[src + i]) + int(prev[i])) & 0xFF
+            cur[i] = (np.int32(raw[src + i]) + np.int32(prev[i])) & 0xFF
     elif ft == 3:
         for i in range(bpp):
-            cur[i] = (int(raw[src + i]) + (int(prev[i]) >> 1)) & 0xFF
+            cur[i] = (np.int32(raw[src + i]) + (np.int32(prev[i]) >> 1)) & 0xFF
         for i in range(bpp, n):
-            cur[i] = (int(raw[src + i]) + ((int(cur[i - bpp]) + int(prev[i])) >> 1)) & 0xFF
+            cur[i] = (np.int32(raw[src + i]) + ((np.int32(cur[i - bpp]) + np.int32(prev[i])) >> 1)) & 0xFF
     else:
         for i in range(bpp):
-            cur[i] = (int(raw[src + i]) + int(prev[i])) & 0xFF
+            cur[i] = (np.int32(raw[src + i]) + np.int32(prev[i])) & 0xFF
         for i in range(bpp, n):
-            a = int(cur[i - bpp])
-            b = int(prev[i])
-            c = int(prev[i - bpp])
+            a = np.int32(cur[i - bpp])
+            b = np.int32(prev[i])
+            c = np.int32(prev[i - bpp])
             pa = abs(b - c)
             pb = abs(a - c)
             pc = abs(a + b - 2 * c)
@@ -55,7 +55,7 @@ def _unfilter_row(raw, src, ft, prev, cur, n, bpp):
                 p = b
             else:
                 p = c
-            cur[i] = (int(raw[src + i]) + p) & 0xFF
+            cur[i] = (np.int32(raw[src + i]) + p) & 0xFF
 
 
 @njit
@@ -67,15 +67,15 @@ def _unfilter_rgb8_row(raw, src, ft, prev, cur, n):
             cur[i] = raw[src + i]
     elif ft == 2:
         for i in range(n):
-            cur[i] = (int(raw[src + i]) + int(prev[i])) & 0xFF
+            cur[i] = (np.int32(raw[src + i]) + np.int32(prev[i])) & 0xFF
     elif ft == 1:
         r = 0
         g = 0
         b = 0
         for i in range(0, n, 3):
-            r = (r + int(raw[src + i])) & 0xFF
-            g = (g + int(raw[src + i + 1])) & 0xFF
-            b = (b + int(raw[src + i + 2])) & 0xFF
+            r = (r + np.int32(raw[src + i])) & 0xFF
+            g = (g + np.int32(raw[src + i + 1])) & 0xFF
+            b = (b + np.int32(raw[src + i + 2])) & 0xFF
             cur[i] = r
             cur[i + 1] = g
             cur[i + 2] = b
@@ -84,9 +84,9 @@ def _unfilter_rgb8_row(raw, src, ft, prev, cur, n):
         g = 0
         b = 0
         for i in range(0, n, 3):
-            r = (int(raw[src + i]) + ((r + int(prev[i])) >> 1)) & 0xFF
-            g = (int(raw[src + i + 1]) + ((g + int(prev[i + 1])) >> 1)) & 0xFF
-            b = (int(raw[src + i + 2]) + ((b + int(prev[i + 2])) >> 1)) & 0xFF
+            r = (np.int32(raw[src + i]) + ((r + np.int32(prev[i])) >> 1)) & 0xFF
+            g = (np.int32(raw[src + i + 1]) + ((g + np.int32(prev[i + 1])) >> 1)) & 0xFF
+            b = (np.int32(raw[src + i + 2]) + ((b + np.int32(prev[i + 2])) >> 1)) & 0xFF
             cur[i] = r
             cur[i + 1] = g
             cur[i + 2] = b
@@ -96,7 +96,7 @@ def _unfilter_rgb8_row(raw, src, ft, prev, cur, n):
         for i in range(0, n, 3):
             for k in range(3):
                 a = left[k]
-                b = int(prev[i + k])
+                b = np.int32(prev[i + k])
                 c = upleft[k]
                 pa = abs(b - c)
                 pb = abs(a - c)
@@ -107,7 +107,7 @@ def _unfilter_rgb8_row(raw, src, ft, prev, cur, n):
                     p = b
                 else:
                     p = c
-                v = (int(raw[src + i + k]) + p) & 0xFF
+                v = (np.int32(raw[src + i + k]) + p) & 0xFF
                 cur[i + k] = v
                 left[k] = v
                 upleft[k] = b
@@ -137,7 +137,7 @@ def _emit_row(cur, ct, bd, pal, out, y, x0, dx, npix):
         scale = 255 // mask
         for i in range(npix):
             bit = i * bd
-            v = (int(cur[bit >> 3]) >> (8 - bd - (bit & 7))) & mask
+            v = (np.int32(cur[bit >> 3]) >> (8 - bd - (bit & 7))) & mask
             x = x0 + i * dx
             if ct == 3:
                 out[y, x, 0] = pal[v, 0]
@@ -155,16 +155,16 @@ def _emit_row(cur, ct, bd, pal, out, y, x0, dx, npix):
         o = i * step
         x = x0 + i * dx
         if ct == 0 or ct == 4:
-            g = int(cur[o])
+            g = np.int32(cur[o])
             if ct == 0 and s == 2:
-                g = 255 if int(cur[o]) != 0 else int(cur[o + 1])
+                g = 255 if np.int32(cur[o]) != 0 else np.int32(cur[o + 1])
             out[y, x, 0] = g
             out[y, x, 1] = g
             out[y, x, 2] = g
         else:
-            out[y, x, 0] = int(cur[o])
-            out[y, x, 1] = int(cur[o + s])
-            out[y, x, 2] = int(cur[o + 2 * s])
+            out[y, x, 0] = np.int32(cur[o])
+            out[y, x, 1] = np.int32(cur[o + s])
+            out[y, x, 2] = np.int32(cur[o + 2 * s])
 
 
 @njit

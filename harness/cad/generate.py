@@ -30,6 +30,7 @@ class _Gen:
     def __init__(self, rng: np.random.Generator):
         self.rng = rng
         self.grid = float(rng.choice(_GRIDS))
+        self.complex = rng.random() < 0.012      # the long tail: many steps of many-sided profiles
 
     def q(self, x: float) -> float:
         """Snap to the model's grid, never to zero size."""
@@ -75,7 +76,8 @@ class _Gen:
 
     def polygon(self, cu, cv, hw, hh) -> list:
         rng = self.rng
-        n = int(min(3 + rng.geometric(0.22) + (rng.pareto(1.6) * 3 if rng.random() < 0.15 else 0), 60))
+        n = 3 + rng.geometric(0.45) + (rng.pareto(1.2) * 4 if rng.random() < 0.08 else 0)
+        n = int(min(n * (rng.uniform(4, 12) if self.complex else 1), 60))
         ang = np.sort(rng.uniform(0, 2 * np.pi, n))
         rad = rng.uniform(0.55, 1.0, n)
         pts = [self.pt(cu + hw * r * np.cos(a), cv + hh * r * np.sin(a)) for a, r in zip(ang, rad)]
@@ -107,7 +109,8 @@ class _Gen:
         return loops[:n]
 
     def profile(self, cu, cv, hw, hh) -> Profile:
-        kind = self.rng.choice(["rect", "circle", "rounded", "slot", "polygon"], p=[.34, .22, .14, .1, .2])
+        p = [.05, .05, .1, .05, .75] if self.complex else [.36, .24, .12, .1, .18]
+        kind = self.rng.choice(["rect", "circle", "rounded", "slot", "polygon"], p=p)
         if kind == "circle":
             outer = self.circle(cu, cv, min(hw, hh))
         else:
@@ -128,7 +131,7 @@ def generate(seed: int, index: int) -> CADModel:
     """One random model, fixed by (seed, index)."""
     rng = np.random.default_rng([seed, index])
     g = _Gen(rng)
-    n_steps = int(min(1 + rng.geometric(0.62) - 1 + (rng.random() < 0.04) * rng.integers(1, 4), 6))
+    n_steps = int(rng.integers(3, 7)) if g.complex else int(min(rng.geometric(0.8), 6))
     size = float(rng.uniform(15, 120))
     steps: list[Extrude] = []
     for k in range(n_steps):

@@ -47,18 +47,23 @@ def scale_conversations(models: int, views: int = VIEWS) -> int:
     return round(models * views * TRAIN_SHARE)
 
 
-def estimate_rows(dataset_conversations: int, batch_size: int, step_seconds: float, epochs: int,
-                  device: str) -> list[dict]:
+def scales(dataset_conversations: int, views: int = VIEWS) -> list[tuple[str, int | None, int]]:
+    """(scale, models, train conversations): the dataset itself, then 1K/10K/50K models."""
+    return [("dataset", None, dataset_conversations)] + [
+        (name, m, scale_conversations(m, views)) for name, m in SCALES]
+
+
+def proxy_estimates(*, step_seconds: float, batch_size: int, epochs: int, dataset_conversations: int,
+                    views: int = VIEWS, device: str) -> list[dict]:
     """ESTIMATES rows (basis "proxy"): the dataset's own train split, then the 1K/10K/50K scales."""
     rule = (f"total = ceil(conversations / {batch_size}) steps x {step_seconds:.4f} s/step (measured "
             f"steady-state median on {device}, loader waits included) x {epochs} epochs")
-    out = [estimate(dataset_conversations, batch_size, step_seconds, epochs)]
-    out += [estimate(scale_conversations(m), batch_size, step_seconds, epochs, scale=name, models=m)
-            for name, m in SCALES]
+    out = [estimate(conv, batch_size, step_seconds, epochs, scale=name, models=m)
+           for name, m, conv in scales(dataset_conversations, views)]
     rows = []
     for e in out:
         note = rule if e.models is None else (
-            f"{rule}; conversations = {e.models:,} models x {VIEWS} views x 10/11 train share")
+            f"{rule}; conversations = {e.models:,} models x {views} views x 10/11 train share")
         rows.append({"basis": "proxy", "models": e.models, "conversations": e.conversations,
                      "batch_size": e.batch_size, "epochs": e.epochs, "steps_per_epoch": e.steps_per_epoch,
                      "step_seconds": e.step_seconds, "total_seconds": e.total_seconds, "scale": e.scale,

@@ -65,6 +65,16 @@ class Convergence:
     verdict: str
     rules: tuple[str, ...]
 
+    def summary(self) -> str:
+        """One line for the tests table."""
+        parts = [f"{self.verdict}: train loss {self.train_losses[0]:.4f} -> {self.train_losses[-1]:.4f} "
+                 f"({self.train_reduction_pct:.1f}% lower)"]
+        if self.val_reduction_pct is not None:
+            parts.append(f"val {self.val_losses[0]:.4f} -> {self.val_losses[-1]:.4f} "
+                         f"({self.val_reduction_pct:.1f}% lower)")
+        parts.append(f"{self.epochs} epochs")
+        return ", ".join(parts)
+
 
 def reduction_pct(first: float, last: float) -> float:
     return (first - last) / first * 100.0

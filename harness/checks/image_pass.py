@@ -1,0 +1,190 @@
+"""The image pass: one image file -> one ``IMAGES`` row. Bytes are read once; nothing raises.
+
+PNG goes through the strict kernel decoder (``kernels.png``): the header is read first and the pixel limit
+enforced before any pixel is allocated. Other formats go through Pillow, with the same limit checked on
+the header size before ``load``. Every failure becomes ``decode_ok=False`` with a message and a class
+(``decode_problem``) the image checks judge. Module-level functions only, so Ray can pickle them.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kernels import png as kpng
+
+# decode_problem values: what went wrong, judged by harness.checks.images.
+PROBLEMS = ("missing", "unsafe_path", "unreadable", "not_an_image", "pixel_limit", "truncated", "crc",
+            "trailing_data", "undecodable", "worker_failed")
+
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+          (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format the magic bytes announce (the file name's extension is not trusted)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    return None
+
+
+def _png_problem(message: str) -> str:
+    """Class of a kernels.png error from its message (the decoder words each failure consistently)."""
+    m = message.lower()
+    if "exceeds the limit" in m:
+        return "pixel_limit"
+    if m.startswith("trailing data:"):
+        return "trailing_data"
+    if "crc mismatch" in m:
+        return "crc"
+    if "truncated" in m or "too little image data" in m or "corrupt image data" in m:
+        return "truncated"
+    if m.startswith("not a png"):
+        return "not_an_image"
+    return "undecodable"
+
+
+def _png_end(data: bytes) -> int | None:
+    """Offset just past the IEND chunk, walking chunk lengths only; None if the walk runs off the end."""
+    pos = 8
+    while pos + 12 <= len(data):
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        pos += 12 + length
+        if ctype == b"IEND":
+            return pos if pos <= len(data) else None
+    return None
+
+
+def _decode_png(data: bytes, row: dict, max_pixels: int) -> np.ndarray | None:
+    info = kpng.read_info(data)
+    row.update(width_px=info.width, height_px=info.height, mode=info.mode, bit_depth=info.bit_depth,
+               interlaced=info.interlaced, decode_path="kernel")
+    # Refused on the header's word, before the decoder allocates anything.
+    if info.width * info.height > max_pixels:
+        raise kpng.PNGError(f"image of {info.width}x{info.height} pixels exceeds the limit of {max_pixels}")
+    try:
+        return kpng.decode(data, max_pixels=max_pixels)
+    except kpng.PNGError as e:
+        end = _png_end(data)
+        if _png_problem(str(e)) != "trailing_data" or end is None:
+            raise
+        # Pillow (and so TinyLLaVA) stops at IEND: measure the image it would train on, keep the note.
+        rgb = kpng.decode(data[:end], max_pixels=max_pixels)
+        row.update(decode_error=str(e), decode_problem="trailing_data")
+        return rgb
+
+
+def _pillow_problem(exc: Exception) -> str:
+    m = str(exc).lower()
+    if "truncated" in m:
+        return "truncated"
+    if "cannot identify" in m:
+        return "not_an_image"
+    return "undecodable"
+
+
+def _decode_pillow(data: bytes, row: dict, max_pixels: int) -> np.ndarray:
+    from PIL import Image  # only for formats other than PNG
+
+    with Image.open(io.BytesIO(data)) as im:
+        w, h = im.size
+        row.update(width_px=w, height_px=h, mode=im.mode, decode_path="pillow",
+                   bit_depth=16 if im.mode.startswith("I;16") else (1 if im.mode == "1" else 8),
+                   interlaced=bool(im.info.get("progressive") or im.info.get("interlace")))
+        # Image.MAX_IMAGE_PIXELS semantics, without touching Pillow's global: refused before load.
+        if w * h > max_pixels:
+            raise _Refused("pixel_limit", f"image of {w}x{h} pixels exceeds the limit of {max_pixels}")
+        im.load()
+        return np.asarray(im.convert("RGB"))
+
+
+class _Refused(Exception):
+    def __init__(self, problem: str, message: str):
+        super().__init__(message)
+        self.problem = problem
+
+
+def _interim_numpy_measure(rgb):
+    """INTERIM until kernels.measure lands: same contract (stats float64[5], phash uint64)."""
+    from PIL import Image
+    g = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    hist = np.bincount(np.clip(g, 0, 255).astype(np.uint8).ravel(), minlength=256) / g.size
+    nz = hist[hist > 0]
+    lap = (g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1])
+    c = rgb.astype(np.int16)
+    col = np.abs(c[..., 0] - c[..., 1]).mean() + np.abs(c[..., 1] - c[..., 2]).mean()
+    small = np.asarray(Image.fromarray(rgb).convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float64)
+    n = np.arange(32)
+    d = np.cos(np.pi * (2 * n[None, :] + 1) * n[:, None] / 64)
+    low = (d @ small @ d.T)[:8, :8].ravel()
+    bits = low > np.median(low)
+    ph = int("".join("1" if b else "0" for b in bits), 2)
+    return np.array([g.mean(), g.std(), -(nz * np.log2(nz)).sum(), lap.var(), col]), np.uint64(ph)
+
+
+def _measure_pixels(rgb: np.ndarray, row: dict) -> None:
+    stats, phash = _interim_numpy_measure(rgb)
+    row.update(decoded_bytes=int(rgb.nbytes), pixel_sha1=hashlib.sha1(np.ascontiguousarray(rgb)).hexdigest(),
+               phash=int(phash), brightness_mean=float(stats[0]), contrast_std=float(stats[1]),
+               entropy_bits=float(stats[2]), blur_laplacian_var=float(stats[3]), colorfulness=float(stats[4]))
+
+
+def measure_image(root: str, image: str, *, max_pixels: int) -> dict:
+    """One ``IMAGES`` row for ``image`` (relative to ``root``); ``split``/``referenced``/``node`` are left
+    for the caller. Never raises for a bad file: the row says what is wrong."""
+    from harness.data.layout import UnsafePath, safe_image_path
+
+    t0 = time.perf_counter()
+    row: dict = {"image": image, "exists": False, "decode_ok": False}
+    try:
+        path = safe_image_path(Path(root), image)
+    except UnsafePath as e:
+        row.update(decode_error=f"unsafe path: {e}", decode_problem="unsafe_path", exists=None)
+        return _done(row, t0)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        row.update(decode_error="file not found", decode_problem="missing")
+        return _done(row, t0)
+    except OSError as e:  # a folder, a dangling link, no permission
+        row.update(exists=path.exists(), decode_error=f"cannot read: {e}", decode_problem="unreadable")
+        return _done(row, t0)
+    row.update(exists=True, file_bytes=len(data), format=sniff_format(data))
+    try:
+        if row["format"] is None:
+            raise _Refused("not_an_image", "not an image: unknown magic bytes")
+        if row["format"] == "PNG":
+            rgb = _decode_png(data, row, max_pixels)
+        else:
+            rgb = _decode_pillow(data, row, max_pixels)
+        _measure_pixels(rgb, row)
+        row["decode_ok"] = True
+    except kpng.PNGError as e:
+        row.update(decode_error=str(e), decode_problem=_png_problem(str(e)))
+    except _Refused as e:
+        row.update(decode_error=str(e), decode_problem=e.problem)
+    except Exception as e:  # noqa: BLE001  Pillow raises many types for damaged files; all are data here
+        row.update(decode_error=f"{type(e).__name__}: {e}", decode_problem=_pillow_problem(e))
+    return _done(row, t0)
+
+
+def _done(row: dict, t0: float) -> dict:
+    row["measure_seconds"] = time.perf_counter() - t0
+    return row
+
+
+def measure_images(root: str, images, *, max_pixels: int) -> list[dict]:
+    """Rows for many images, in order (one chunk of the image pass)."""
+    return [measure_image(root, im, max_pixels=max_pixels) for im in images]
+
+
+def measure_images_chunk(root: str, max_pixels: int, images) -> list[dict]:
+    """``measure_images`` with positional arguments, for ``functools.partial`` over chunks."""
+    return measure_images(root, images, max_pixels=max_pixels)
