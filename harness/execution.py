@@ -170,6 +170,58 @@ class RayExecutor(Executor):
         self.started_here = False
 
 
+class MeteredExecutor(Executor):
+    """Wraps an executor: stamps each row of a list result with the node that made it (rows left it null)
+    and records when results arrive, so a run can state its start-up apart from its throughput."""
+
+    def __init__(self, inner: Executor, *, started_at: float | None = None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.started_at = time.perf_counter() if started_at is None else started_at
+        self.first_result_at: float | None = None
+        self.last_result_at: float | None = None
+        self.first_items = 0                   # items in the first result (not counted past start-up)
+        self.items = 0
+        self.chunks = 0
+        self.errors: list[ChunkResult] = []
+        self.nodes: dict[str, int] = {}        # node -> items it produced
+
+    def map_chunks(self, fn, chunks):
+        for r in self.inner.map_chunks(fn, chunks):
+            now = time.perf_counter()
+            n = len(r.value) if isinstance(r.value, list) else 0
+            if self.first_result_at is None:
+                self.first_result_at, self.first_items = now, n
+            self.last_result_at = now
+            self.chunks += 1
+            self.items += n
+            if r.error is not None:
+                self.errors.append(r)
+            elif r.node is not None:
+                self.nodes[r.node] = self.nodes.get(r.node, 0) + n
+                for row in r.value if isinstance(r.value, list) else ():
+                    if isinstance(row, dict) and row.get("node") is None:
+                        row["node"] = r.node
+            yield r
+
+    @property
+    def startup_seconds(self) -> float | None:
+        """From ``started_at`` (before the executor was made) to the first result."""
+        return None if self.first_result_at is None else self.first_result_at - self.started_at
+
+    @property
+    def items_per_s(self) -> float | None:
+        """Items after the first result over the time after it: throughput with start-up left out."""
+        if self.first_result_at is None or self.last_result_at is None:
+            return None
+        span = self.last_result_at - self.first_result_at
+        rest = self.items - self.first_items
+        return rest / span if span > 0 and rest > 0 else None
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def chunked(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 

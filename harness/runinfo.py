@@ -14,21 +14,17 @@ from harness import __version__
 
 
 def pil_flavour() -> dict[str, Any]:
-    """Which PIL is active: pillow-simd announces itself with a ``.postN`` version and its dist name."""
+    """Which PIL is active. Both distributions install the same ``PIL`` package, and pip can leave both
+    sets of metadata behind, so the imported module's version decides: pillow-simd's carries ``.post``."""
     from importlib import metadata
 
     import PIL
 
     version = getattr(PIL, "__version__", "unknown")
-    dist = None
-    for name in ("Pillow-SIMD", "pillow-simd", "Pillow", "pillow"):
-        try:
-            metadata.version(name)
-            dist = name
-            break
-        except metadata.PackageNotFoundError:
-            continue
-    simd = bool(dist and dist.lower() == "pillow-simd")
+    try:
+        simd = metadata.version("pillow-simd") == version
+    except metadata.PackageNotFoundError:
+        simd = False
     return {"name": "pillow-simd" if simd else "Pillow", "version": version, "simd": simd,
             "cpu_avx2": cpu_has("avx2")}
 

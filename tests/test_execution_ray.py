@@ -8,7 +8,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-import ray.cloudpickle
+
+ray = pytest.importorskip("ray")
+import ray.cloudpickle  # noqa: E402
 
 from harness.execution import ChunkResult, LocalExecutor, RayExecutor, chunked
 
