@@ -103,26 +103,47 @@ def _clip8(v):
     return v
 
 
+# Rows per strip of the horizontal pass: 3 * STRIP int32 lanes per tap keeps the accumulator in
+# registers-sized chunks while the transposed strip (in_w * 3 * STRIP bytes) stays in L1/L2.
+STRIP = 32
+
+
 @njit
-def horizontal_planar(src, row0, rows, bounds, coeffs, tmp):
-    """tmp[c, y, xx] = Pillow's horizontal pass of src rows row0..row0+rows, planar uint8."""
+def _strip_taps(t, xmin, n, crow, acc):
+    # One output column for every row and channel of the strip: a contiguous multiply-accumulate of
+    # n transposed input columns, each scaled by one weight, so LLVM vectorises it.
+    lanes = acc.shape[0]
+    for i in range(lanes):
+        acc[i] = np.int32(_HALF)
+    for k in range(n):
+        w = crow[k]
+        col = t[xmin + k]
+        for i in range(lanes):
+            acc[i] += np.int32(col[i]) * w
+
+
+@njit
+def horizontal_planar(src, row0, rows, bounds, coeffs, tmp, t, acc):
+    """tmp[c, y, xx] = Pillow's horizontal pass of src rows row0..row0+rows, planar uint8.
+
+    Pillow's weights vary along a row, so the row cannot be the vector; instead STRIP rows are
+    transposed into t[x, c * STRIP + r] and the vector runs across rows and channels.
+    """
+    in_w = src.shape[1]
     out_w = bounds.shape[0]
-    for y in range(rows):
-        srow = src[row0 + y]
+    for y0 in range(0, rows, STRIP):
+        rn = min(STRIP, rows - y0)
+        for r in range(rn):
+            srow = src[row0 + y0 + r]
+            for x in range(in_w):
+                t[x, r] = srow[x, 0]
+                t[x, STRIP + r] = srow[x, 1]
+                t[x, 2 * STRIP + r] = srow[x, 2]
         for xx in range(out_w):
-            xmin = bounds[xx, 0]
-            n = bounds[xx, 1]
-            s0 = np.int32(_HALF)
-            s1 = np.int32(_HALF)
-            s2 = np.int32(_HALF)
-            for k in range(n):
-                w = coeffs[xx, k]
-                s0 += np.int32(srow[xmin + k, 0]) * w
-                s1 += np.int32(srow[xmin + k, 1]) * w
-                s2 += np.int32(srow[xmin + k, 2]) * w
-            tmp[0, y, xx] = _clip8(s0)
-            tmp[1, y, xx] = _clip8(s1)
-            tmp[2, y, xx] = _clip8(s2)
+            _strip_taps(t, bounds[xx, 0], bounds[xx, 1], coeffs[xx], acc)
+            for c in range(3):
+                for r in range(rn):
+                    tmp[c, y0 + r, xx] = _clip8(acc[c * STRIP + r])
 
 
 @njit
@@ -151,7 +172,7 @@ def _vertical_row(tmp, c, ymin, n, coeffs_row, acc):
 def vertical_hwc(tmp, bounds, coeffs, out):
     """out[yy, xx, c] = Pillow's vertical pass over the planar scratch, uint8 HWC."""
     w_out = tmp.shape[2]
-    acc = np.empty(w_out, np.int32)
+    acc = np.empty(w_out, np.int32)  # once per image: negligible next to the passes
     for yy in range(bounds.shape[0]):
         for c in range(3):
             _vertical_row(tmp, c, bounds[yy, 0], bounds[yy, 1], coeffs[yy], acc)
@@ -170,14 +191,16 @@ def _planar_to_hwc(tmp, out):
 _scratch = threading.local()
 
 
-def scratch(rows: int, width: int) -> np.ndarray:
-    """A per-thread planar uint8 scratch of at least (3, rows, width), reused across calls."""
-    buf = getattr(_scratch, "buf", None)
-    if buf is None or buf.shape[1] < rows or buf.shape[2] < width:
-        buf = np.empty((3, max(rows, buf.shape[1] if buf is not None else 0),
-                        max(width, buf.shape[2] if buf is not None else 0)), np.uint8)
-        _scratch.buf = buf
-    return buf[:, :rows, :width]
+def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A per-thread buffer reused across calls (grown, never shrunk), so kernels allocate nothing."""
+    bufs = getattr(_scratch, "bufs", None)
+    if bufs is None:
+        bufs = _scratch.bufs = {}
+    size = int(np.prod(shape))
+    buf = bufs.get(name)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = bufs[name] = np.empty(size, dtype)
+    return buf[:size].reshape(shape)
 
 
 def check_src(src: np.ndarray, p: Plan) -> None:
@@ -192,11 +215,13 @@ def horizontal(src: np.ndarray, p: Plan) -> np.ndarray:
     check_src(src, p)
     if not src.flags.c_contiguous:
         src = np.ascontiguousarray(src)
-    tmp = scratch(p.rows, p.out_w)
+    tmp = scratch("planar", (3, p.rows, p.out_w), np.uint8)
     if p.in_w == p.out_w:
         _copy_planar(src, p.row0, p.rows, tmp)
     else:
-        horizontal_planar(src, p.row0, p.rows, p.h_bounds, p.h_coeffs, tmp)
+        t = scratch("strip", (p.in_w, 3 * STRIP), np.uint8)
+        acc = scratch("acc", (3 * STRIP,), np.int32)
+        horizontal_planar(src, p.row0, p.rows, p.h_bounds, p.h_coeffs, tmp, t, acc)
     return tmp
 
 

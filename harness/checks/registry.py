@@ -30,33 +30,46 @@ class CheckSpec:
                 "description": self.description, "params": self.params}
 
 
-_REGISTRY: dict[str, CheckSpec] = {}
+class Registry:
+    """Check specs by id. The catalogue uses the module's default instance; tests may make their own."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, CheckSpec] = {}
+
+    def register(self, id: str, *, kind: str, severity: str, description: str, **params: Any) -> Callable:
+        """Decorator: add a check under ``id``; a second check with the same id is a bug and raises."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown check kind {kind!r}")
+
+        def wrap(fn: Callable) -> Callable:
+            if id in self._specs:
+                raise ValueError(f"check id {id!r} registered twice")
+            self._specs[id] = CheckSpec(id=id, kind=kind, severity=severity, description=description, fn=fn,
+                                        params=dict(params))
+            return fn
+
+        return wrap
+
+    def specs(self, kind: str | None = None) -> list[CheckSpec]:
+        return [c for c in self._specs.values() if kind is None or c.kind == kind]
+
+    def __getitem__(self, id: str) -> CheckSpec:
+        return self._specs[id]
 
 
-def register(id: str, *, kind: str, severity: str, description: str, **params: Any) -> Callable:
-    """Decorator: add a check under ``id``; a second check with the same id is a bug and raises."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown check kind {kind!r}")
-
-    def wrap(fn: Callable) -> Callable:
-        if id in _REGISTRY:
-            raise ValueError(f"check id {id!r} registered twice")
-        _REGISTRY[id] = CheckSpec(id=id, kind=kind, severity=severity, description=description, fn=fn,
-                                  params=dict(params))
-        return fn
-
-    return wrap
+_DEFAULT = Registry()
+register = _DEFAULT.register
 
 
 def checks(kind: str | None = None) -> list[CheckSpec]:
     """Registered checks, in registration order, optionally of one kind."""
     _load_catalogue()
-    return [c for c in _REGISTRY.values() if kind is None or c.kind == kind]
+    return _DEFAULT.specs(kind)
 
 
 def get(id: str) -> CheckSpec:
     _load_catalogue()
-    return _REGISTRY[id]
+    return _DEFAULT[id]
 
 
 def _load_catalogue() -> None:

@@ -46,9 +46,17 @@ check_options = _stack(
 )
 
 execution_options = _stack(
-    click.option("--workers", type=int, help="Parallel workers (default: in-process for the dry run)."),
-    click.option("--ray-address", envvar="RAY_ADDRESS", help="Join this Ray cluster instead of running locally."),
+    click.option("--workers", type=click.IntRange(min=1),
+                 help="Parallel workers (1: in this process, no Ray). Default: see the command's help."),
+    click.option("--ray-address", envvar="RAY_ADDRESS",
+                 help="Join this Ray cluster (e.g. 10.0.0.5:6379) instead of running locally. Its nodes "
+                      "need harness installed and, unless --ship-bytes, the images at the same path."),
 )
+
+ship_bytes_option = click.option(
+    "--ship-bytes", is_flag=True,
+    help="The driver reads the images and sends their bytes to the workers: no shared folder needed on "
+         "a cluster, but every byte passes through the driver (slower than a shared path).")
 
 
 def check_config(**kw) -> CheckConfig:

@@ -69,9 +69,11 @@ class ProxyVLM(nn.Module):
 def next_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of position t's logits against label t+1 (labels are aligned with input_ids,
     as in Hugging Face causal LMs); positions labelled -100 (prompt, image, pad) add nothing."""
-    shifted_logits = logits[:, :-1].reshape(-1, logits.shape[-1])
+    shifted_logits = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
     shifted_labels = labels[:, 1:].reshape(-1)
-    return F.cross_entropy(shifted_logits.float(), shifted_labels, ignore_index=IGNORE_INDEX)
+    # An all-masked batch (answers cut by the window) would be 0/0 = nan; sum / max(count, 1) gives 0.
+    total = F.cross_entropy(shifted_logits, shifted_labels, ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / (shifted_labels != IGNORE_INDEX).sum().clamp(min=1)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,0 +1,105 @@
+"""Resize and normalise fused: the vertical pass writes float32 CHW straight into a batch slot.
+
+Values equal torchvision's ``Resize(BICUBIC)`` on a PIL image + ``ToTensor()`` + ``Normalize``
+bit for bit: the uint8 the vertical pass produces is Pillow's, and the float conversion performs
+torch's own float32 operations in its order, ``(v / 255 - mean) / std``, each correctly rounded.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from kernels._jit import njit
+from kernels.resize import _HALF, Plan, _clip8, check_src, horizontal
+
+
+def _constants(mean: Sequence[float], std: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    m = np.asarray(mean, np.float32).reshape(-1)
+    s = np.asarray(std, np.float32).reshape(-1)
+    if m.shape != (3,) or s.shape != (3,):
+        raise ValueError("mean and std need one value per channel (3)")
+    if (s == 0).any():
+        raise ValueError("std must be non-zero")
+    return m, s
+
+
+def _check_out(out: np.ndarray, h: int, w: int) -> None:
+    if out.dtype != np.float32 or out.shape != (3, h, w) or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous (3, {h}, {w}) float32 array, got {out.shape} {out.dtype}")
+
+
+@njit
+def _vertical_norm(tmp, bounds, coeffs, mean, std, out):
+    # Same integer arithmetic as kernels.resize.vertical_hwc; only the store differs.
+    w_out = tmp.shape[2]
+    acc = np.empty(w_out, np.int32)
+    inv = np.float32(255.0)
+    for yy in range(bounds.shape[0]):
+        ymin = bounds[yy, 0]
+        n = bounds[yy, 1]
+        for c in range(3):
+            for x in range(w_out):
+                acc[x] = np.int32(_HALF)
+            for k in range(n):
+                w = coeffs[yy, k]
+                trow = tmp[c, ymin + k]
+                for x in range(w_out):
+                    acc[x] += np.int32(trow[x]) * w
+            m = mean[c]
+            s = std[c]
+            orow = out[c, yy]
+            for x in range(w_out):
+                orow[x] = (np.float32(_clip8(acc[x])) / inv - m) / s
+
+
+@njit
+def _planar_norm(tmp, mean, std, out):
+    inv = np.float32(255.0)
+    for c in range(3):
+        m = mean[c]
+        s = std[c]
+        for y in range(out.shape[1]):
+            for x in range(out.shape[2]):
+                out[c, y, x] = (np.float32(tmp[c, y, x]) / inv - m) / s
+
+
+@njit
+def _hwc_norm(src, mean, std, out):
+    inv = np.float32(255.0)
+    for y in range(src.shape[0]):
+        for x in range(src.shape[1]):
+            for c in range(3):
+                out[c, y, x] = (np.float32(src[y, x, c]) / inv - mean[c]) / std[c]
+
+
+def resize_normalize_into(src_hwc_u8: np.ndarray, plan: Plan, out_chw_f32: np.ndarray,
+                          mean: Sequence[float] = (0.5, 0.5, 0.5),
+                          std: Sequence[float] = (0.5, 0.5, 0.5)) -> np.ndarray:
+    """Resize ``src`` with ``plan`` and write ``(x/255 - mean)/std`` as float32 CHW into ``out``."""
+    check_src(src_hwc_u8, plan)
+    _check_out(out_chw_f32, plan.out_h, plan.out_w)
+    m, s = _constants(mean, std)
+    if (plan.in_h, plan.in_w) == (plan.out_h, plan.out_w):
+        return normalize_into(src_hwc_u8, out_chw_f32, m, s)
+    tmp = horizontal(src_hwc_u8, plan)
+    if plan.in_h == plan.out_h:
+        _planar_norm(tmp, m, s, out_chw_f32)  # Pillow skips the vertical pass
+    else:
+        _vertical_norm(tmp, plan.v_bounds, plan.v_coeffs, m, s, out_chw_f32)
+    return out_chw_f32
+
+
+def normalize_into(src_hwc_u8: np.ndarray, out_chw_f32: np.ndarray,
+                   mean: Sequence[float] = (0.5, 0.5, 0.5),
+                   std: Sequence[float] = (0.5, 0.5, 0.5)) -> np.ndarray:
+    """No resize: ``(x/255 - mean)/std`` of an (H, W, 3) uint8 image as float32 CHW into ``out``."""
+    if src_hwc_u8.dtype != np.uint8 or src_hwc_u8.ndim != 3 or src_hwc_u8.shape[2] != 3:
+        raise ValueError(f"expected (H, W, 3) uint8, got {src_hwc_u8.shape} {src_hwc_u8.dtype}")
+    _check_out(out_chw_f32, *src_hwc_u8.shape[:2])
+    m, s = _constants(mean, std)
+    _hwc_norm(src_hwc_u8, m, s, out_chw_f32)
+    return out_chw_f32
+
+
+__all__ = ["resize_normalize_into", "normalize_into"]
