@@ -57,6 +57,7 @@ class CheckConfig:
     image_tokens: int = 728            # tokens one image takes in that context
     template: str = "llama"            # chat template whose label masking is simulated
     tokenizer: Path | None = None      # tokenizer.json or SentencePiece .model; None: proxy byte tokenizer
+    legacy: bool | None = None         # the tokenizer's transformers ``legacy`` flag; None: its own default
     model_pattern: str = r"^(?P<model>.+?)_(?P<view>[^_]+)\.[A-Za-z0-9]+$"  # model from the image name
     views: tuple[str, ...] = VIEWS     # views each model is expected to have
     max_pixels: int = 178_956_970      # Pillow's default decompression-bomb limit
@@ -133,11 +134,49 @@ class ValidateConfig:
     workers: int | None = None         # default: every core (1: in this process, no Ray)
     ray_address: str | None = None     # join this cluster; its nodes read the images at the same path
     ship_bytes: bool = False           # the driver reads the images and ships their bytes to the workers
-    chunk_images: int = 128            # images per task: big enough to hide task overhead, small to balance
 
     def __post_init__(self) -> None:
         _require(self.workers is None or self.workers >= 1, "--workers must be at least 1")
-        _require(self.chunk_images >= 1, "--chunk-images must be at least 1")
+
+
+TARGETS = ("openecad-0.89b",)         # presets in harness.estimate.flops
+
+
+@dataclass(kw_only=True, frozen=True)
+class BenchConfig:
+    """``harness bench``: stage timings of the loader and the proxy training step per batch size."""
+
+    dataset: Path | None = None        # None: the default synthetic dataset
+    out: Path | None = None
+    batch_sizes: tuple[int, ...] = (2, 4, 8)
+    steps: int = 20                    # timed batches per measurement, after the warm-up
+    warmup: int = 3
+    workers: int = 0
+    device: str = "auto"
+    compile: str = "auto"              # auto: eager only on CPU, eager and compiled elsewhere
+    target: str = "openecad-0.89b"
+    target_params: int | None = None   # scales the preset's FLOPs to a model of this many parameters
+    mfu: tuple[float, float] = (0.15, 0.35)
+    full_epochs: int = 3
+    image_size: int = 384
+    seq_len: int = 256
+    lr: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(len(self.batch_sizes) >= 1 and all(b >= 1 for b in self.batch_sizes),
+                 "--batch-size must be a comma-separated list of positive integers")
+        _require(self.steps >= 2, "--steps must be at least 2 (medians and p90 need several)")
+        _require(self.warmup >= 0, "--warmup must be 0 or more")
+        _require(self.workers >= 0, "--workers must be 0 or more")
+        _require(self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}")
+        _require(self.compile in ("auto", "on", "off"), "--compile must be auto, on or off")
+        _require(self.target in TARGETS, f"--target must be one of {', '.join(TARGETS)}")
+        _require(self.target_params is None or self.target_params > 0, "--target-params must be positive")
+        lo, hi = self.mfu
+        _require(0 < lo <= hi <= 1, "--mfu must be LOW,HIGH with 0 < LOW <= HIGH <= 1 (fractions)")
+        _require(self.full_epochs >= 1, "--full-epochs must be at least 1")
+        _require(16 <= self.image_size <= 4096, "--image-size must be between 16 and 4096")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

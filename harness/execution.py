@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +63,13 @@ class LocalExecutor(Executor):
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (OSError,)
 
 
+def _preload(modules: tuple[str, ...]) -> None:
+    import importlib
+
+    for m in modules:
+        importlib.import_module(m)
+
+
 def _run_on_node(fn: Callable[[Any], Any], chunk: Any) -> tuple[Any, str]:
     import ray  # already imported in a Ray worker; named here so the function pickles without it
 
@@ -88,6 +97,7 @@ class RayExecutor(Executor):
         retry_exceptions: bool | tuple[type[BaseException], ...] = TRANSIENT_ERRORS,
         in_flight_per_cpu: int = 2,
         object_store_bytes: int = 256 * 2**20,
+        preload: tuple[str, ...] = (),
     ) -> None:
         if workers is not None and workers < 1:
             raise ValueError("workers must be at least 1")
@@ -99,28 +109,37 @@ class RayExecutor(Executor):
         self._ray = ray
         self.address = address
         self.started_here = False
-        # Workers import the same harness as this driver, installed or run from a checkout (a path
-        # absent on another machine is ignored there: cluster nodes then need harness installed).
-        here = str(Path(__file__).resolve().parents[1])
-        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
-        runtime_env = {"env_vars": {"PYTHONPATH": path}}
+        # ray.init replaces the SIGTERM handler with its own (sys.exit(15)); a handler the caller chose
+        # (the CLI's: unwind like Ctrl-C) is put back below.
+        main_thread = threading.current_thread() is threading.main_thread()
+        sigterm = signal.getsignal(signal.SIGTERM) if main_thread else None
         if ray.is_initialized():  # someone in this process already runs Ray: use it, never shut it down
             pass
         elif address is None:
+            # Workers of a Ray started here inherit this environment: they import the same harness as
+            # this driver, installed or run from a checkout. (A runtime_env would do it too, at a cost of
+            # seconds of start-up.) Cluster nodes need harness importable on their own.
+            here = str(Path(__file__).resolve().parents[1])
+            if here not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+                os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
             ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
-                     logging_level=logging.WARNING, log_to_driver=False,
-                     object_store_memory=object_store_bytes, runtime_env=runtime_env)
+                     logging_level=logging.ERROR, log_to_driver=False,
+                     object_store_memory=object_store_bytes)
             self.started_here = True
         else:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
-                     runtime_env=runtime_env)
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
             self.started_here = True
+        if callable(sigterm) and signal.getsignal(signal.SIGTERM) is not sigterm:
+            signal.signal(signal.SIGTERM, sigterm)
         self.startup_seconds = time.perf_counter() - t0
         self.max_retries = max_retries
         self.retry_exceptions = list(retry_exceptions) if isinstance(retry_exceptions, tuple) else retry_exceptions
         self.in_flight_per_cpu = in_flight_per_cpu
         self._task = ray.remote(_run_on_node).options(
             num_cpus=1, max_retries=max_retries, retry_exceptions=self.retry_exceptions)
+        # Warm every worker now (imports, JIT caches) while the driver does its own work; not waited on.
+        self._warming = [ray.remote(_preload).options(num_cpus=1).remote(tuple(preload))
+                         for _ in range(self.cluster_cpus())] if preload else []
 
     def cluster_cpus(self) -> int:
         return max(1, int(self._ray.cluster_resources().get("CPU", 1)))
@@ -174,10 +193,11 @@ class MeteredExecutor(Executor):
     """Wraps an executor: stamps each row of a list result with the node that made it (rows left it null)
     and records when results arrive, so a run can state its start-up apart from its throughput."""
 
-    def __init__(self, inner: Executor, *, started_at: float | None = None) -> None:
+    def __init__(self, inner: Executor, *, init_seconds: float = 0.0) -> None:
         self.inner = inner
         self.name = inner.name
-        self.started_at = time.perf_counter() if started_at is None else started_at
+        self.init_seconds = init_seconds       # time it took to make ``inner`` (Ray start), counted as start-up
+        self.called_at: float | None = None
         self.first_result_at: float | None = None
         self.last_result_at: float | None = None
         self.first_items = 0                   # items in the first result (not counted past start-up)
@@ -187,6 +207,7 @@ class MeteredExecutor(Executor):
         self.nodes: dict[str, int] = {}        # node -> items it produced
 
     def map_chunks(self, fn, chunks):
+        self.called_at = time.perf_counter()
         for r in self.inner.map_chunks(fn, chunks):
             now = time.perf_counter()
             n = len(r.value) if isinstance(r.value, list) else 0
@@ -206,8 +227,10 @@ class MeteredExecutor(Executor):
 
     @property
     def startup_seconds(self) -> float | None:
-        """From ``started_at`` (before the executor was made) to the first result."""
-        return None if self.first_result_at is None else self.first_result_at - self.started_at
+        """Making the executor plus the wait from the first ``map_chunks`` call to its first result."""
+        if self.first_result_at is None or self.called_at is None:
+            return None
+        return self.init_seconds + self.first_result_at - self.called_at
 
     @property
     def items_per_s(self) -> float | None:
@@ -226,12 +249,14 @@ def chunked(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def make_executor(*, workers: int | None = None, ray_address: str | None = None) -> Executor:
-    """In-process for one worker and no cluster; Ray otherwise (``RayExecutor`` imports ray lazily)."""
+def make_executor(*, workers: int | None = None, ray_address: str | None = None,
+                  preload: tuple[str, ...] = ()) -> Executor:
+    """In-process for one worker and no cluster; Ray otherwise (``RayExecutor`` imports ray lazily).
+    ``preload``: modules Ray workers import as soon as they start, before the first chunk arrives."""
     address = ray_address or os.environ.get("RAY_ADDRESS")
     if address is None and workers == 1:
         return LocalExecutor()
-    return RayExecutor(address=address, workers=workers)
+    return RayExecutor(address=address, workers=workers, preload=preload)
 
 
 def iter_values(results: Iterable[ChunkResult]) -> Iterator[Any]:

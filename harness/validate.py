@@ -40,7 +40,7 @@ class ValidateResult:
     nodes: dict[str, int]              # node -> images it measured
     images_measured: int
     chunk_errors: int                  # chunks that failed after every retry (each is also a finding)
-    startup_seconds: float | None      # start of the run to the first image result (Ray start included)
+    startup_seconds: float | None      # making the executor (Ray start) + wait for the first image result
     images_per_s: float | None         # past start-up: images after the first result / time after it
     wall_seconds: float
     stats: dict = field(default_factory=dict)
@@ -62,6 +62,20 @@ class ValidateResult:
             [("check_count", "descending"), ("check", "ascending")])
         return [(r["check"], r["severity"], r["check_count"]) for r in g.slice(0, n).to_pylist()]
 
+    def summary_lines(self) -> list[str]:
+        """One screen: tests, findings per severity, the checks with most findings, speed, where it ran."""
+        lines = [f"harness validate -> {self.out}"]
+        lines += [f"  {t['status'].upper():7} {t['test']}: {t['summary']}" for t in self.tests]
+        lines.append("findings: " + ", ".join(f"{n} {s}" for s, n in self.severity_counts().items()))
+        lines += [f"  {n:8d}  {sev:7}  {check}" for check, sev, n in self.top_checks()]
+        ips = f"{self.images_per_s:,.0f} images/s past start-up" if self.images_per_s else "images/s n/a"
+        start = f"{self.startup_seconds:.1f}s" if self.startup_seconds is not None else "n/a"
+        lines.append(f"images: {self.images_measured:,} measured, {ips}; start-up {start}; "
+                     f"wall {self.wall_seconds:.1f}s")
+        lines.append(f"executor: {self.executor} on {len(self.nodes)} node(s)"
+                     + (f"; {self.chunk_errors} chunk(s) failed after retries" if self.chunk_errors else ""))
+        return lines
+
 
 def _noop(_: str) -> None:
     pass
@@ -81,18 +95,18 @@ def validate(cfg: ValidateConfig, progress: Progress = _noop) -> ValidateResult:
         root = default_dataset(progress)
     paths = resolve_dataset(root, train=cfg.train, val=cfg.val, images=cfg.images)
     out = Path(cfg.out) if cfg.out else _default_out()
-    dataset = load_dataset(paths)
-    progress(f"loaded {sum(len(v) for v in dataset.records.values())} records from {paths.train.parent}")
 
+    # The executor first: its workers warm up (imports, JIT caches) while the driver runs record checks.
     started = time.perf_counter()
-    inner = make_executor(workers=cfg.workers, ray_address=cfg.ray_address)
-    if cfg.ship_bytes:
-        inner = ShippingExecutor(inner, paths.images)
-    meter = MeteredExecutor(inner, started_at=started)
+    inner = make_executor(workers=cfg.workers, ray_address=cfg.ray_address,
+                          preload=("harness.checks.image_pass",))
+    meter = MeteredExecutor(ShippingExecutor(inner, paths.images) if cfg.ship_bytes else inner,
+                            init_seconds=time.perf_counter() - started)
     with meter:  # closed (Ray shut down, if this run started it) however the run ends, Ctrl-C included
-        progress(f"executor: {meter.name}" + (f" ({inner.startup_seconds:.1f}s to start)"
-                                              if hasattr(inner, "startup_seconds") else ""))
-        checks = run_checks(dataset, cfg.checks, executor=meter, progress=progress)
+        progress(f"executor: {meter.name} ({meter.init_seconds:.1f}s to start)")
+        dataset = load_dataset(paths)
+        progress(f"loaded {sum(len(v) for v in dataset.records.values()):,} records from {paths.train.parent}")
+        checks = run_checks(dataset, cfg.checks, executor=meter, progress=_every_tenth(progress))
     wall = time.perf_counter() - t0
 
     tables = {"findings": checks.findings, "tests": _table(checks.tests, schema.TESTS),
@@ -109,6 +123,19 @@ def validate(cfg: ValidateConfig, progress: Progress = _noop) -> ValidateResult:
         write_table(out / f"{name}.arrow", t.cast(schema.with_metadata(t.schema.remove_metadata(), meta)))
     write_json(out / "run.json", meta)
     return result
+
+
+def _every_tenth(progress: Progress) -> Callable[[int, int], None]:
+    """The runner counts images done; say so at every tenth of the way, not at every chunk."""
+    said = [-1]
+
+    def tick(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth != said[0]:
+            said[0] = tenth
+            progress(f"images measured: {done:,} of {total:,}")
+
+    return tick
 
 
 def _table(rows: list[dict], sch: pa.Schema) -> pa.Table:
@@ -178,8 +205,6 @@ class ShippingExecutor(Executor):
         self.inner = inner
         self.name = inner.name
         self.root = Path(root)
-        if hasattr(inner, "startup_seconds"):
-            self.startup_seconds = inner.startup_seconds
 
     def map_chunks(self, fn, chunks) -> Iterator[ChunkResult]:
         from harness.checks.image_pass import measure_images_chunk

@@ -157,7 +157,7 @@ def _chunks(data, info: PNGInfo):
             raise PNGError(f"{ctype.decode()} chunk of {length} bytes, expected {_FIXED[ctype]}")
         elif ctype == b"iCCP" and (length < 3 or bytes(body).find(b"\0", 1, 80) < 0):
             raise PNGError("malformed iCCP chunk")
-        elif ctype[0] < 0x61 and ctype != b"PLTE":  # uppercase first letter: critical
+        elif ctype[0] < 0x61:  # uppercase first letter: critical
             raise PNGError(f"unknown critical chunk {ctype.decode()}")
         seen.add(bytes(ctype))
     if not idat:
@@ -232,7 +232,7 @@ def _decode(data, max_pixels: int, out: np.ndarray | None) -> np.ndarray:
     if out is None:
         out = np.empty((h, w, 3), dtype=np.uint8)
     if info.color_type == 2 and info.bit_depth == 8 and not info.interlaced:
-        bad = unfilter_rgb8(raw, out.reshape(h, w * 3))
+        bad = unfilter_rgb8(raw, out)
     else:
         pal = palette if palette is not None else np.zeros((256, 3), dtype=np.uint8)
         ch = _CHANNELS[info.color_type]

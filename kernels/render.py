@@ -17,10 +17,11 @@ from kernels._jit import njit, prange
 MAX_CROSS = 128     # crossings of one ray with one profile
 MAX_SPANS = 64      # intervals kept per ray
 _TWO_PI = 2.0 * math.pi
+BLOCK = 4           # pixels per side of the blocks filled from their corners
 _SLIVER = 1e-6      # mm: flush cuts leave zero-thickness skins from rounding; drop them
 
 
-@njit
+@njit(inline="always")  # one call site; array arguments cost refcounting per call
 def _crossings(px, py, dx, dy, c0, c1, kind, par, ts, nx, ny):
     """Crossings of the 2D line p + t d (d unit) with curves c0..c1: count, params, curve normals."""
     n = 0
@@ -60,16 +61,16 @@ def _crossings(px, py, dx, dy, c0, c1, kind, par, ts, nx, ny):
     return n
 
 
-@njit
-def _prism(P, d, fr, w0, w1, c0, c1, kind, par, ts, nx, ny, o0, o1, on0, on1):
-    """Intervals of ray P + t d inside one extruded profile; returns their count."""
-    rx, ry, rz = P[0] - fr[0, 0], P[1] - fr[0, 1], P[2] - fr[0, 2]
-    pu = rx * fr[1, 0] + ry * fr[1, 1] + rz * fr[1, 2]
-    pv = rx * fr[2, 0] + ry * fr[2, 1] + rz * fr[2, 2]
-    pw = rx * fr[3, 0] + ry * fr[3, 1] + rz * fr[3, 2]
-    du = d[0] * fr[1, 0] + d[1] * fr[1, 1] + d[2] * fr[1, 2]
-    dv = d[0] * fr[2, 0] + d[1] * fr[2, 1] + d[2] * fr[2, 2]
-    dw = d[0] * fr[3, 0] + d[1] * fr[3, 1] + d[2] * fr[3, 2]
+@njit(inline="always")  # one call site; array arguments cost refcounting per call
+def _prism(P, d, frs, e, w0, w1, c0, c1, kind, par, ts, nx, ny, o0, o1, on0, on1):
+    """Intervals of ray P + t d inside extrusion ``e``; returns their count."""
+    rx, ry, rz = P[0] - frs[e, 0, 0], P[1] - frs[e, 0, 1], P[2] - frs[e, 0, 2]
+    pu = rx * frs[e, 1, 0] + ry * frs[e, 1, 1] + rz * frs[e, 1, 2]
+    pv = rx * frs[e, 2, 0] + ry * frs[e, 2, 1] + rz * frs[e, 2, 2]
+    pw = rx * frs[e, 3, 0] + ry * frs[e, 3, 1] + rz * frs[e, 3, 2]
+    du = d[0] * frs[e, 1, 0] + d[1] * frs[e, 1, 1] + d[2] * frs[e, 1, 2]
+    dv = d[0] * frs[e, 2, 0] + d[1] * frs[e, 2, 1] + d[2] * frs[e, 2, 2]
+    dw = d[0] * frs[e, 3, 0] + d[1] * frs[e, 3, 1] + d[2] * frs[e, 3, 2]
     if abs(dw) < 1e-12:
         if pw < w0 or pw > w1:
             return 0
@@ -80,8 +81,10 @@ def _prism(P, d, fr, w0, w1, c0, c1, kind, par, ts, nx, ny, o0, o1, on0, on1):
             ta, tb = tb, ta
     cap = 1.0 if dw < 0.0 else -1.0          # cap normal facing the incoming ray: cap * n
     m = math.sqrt(du * du + dv * dv)
-    if m < 1e-9:                             # ray along the normal: one point-in-profile test
-        n = _crossings(pu, pv, 1.0, 0.0, c0, c1, kind, par, ts, nx, ny)
+    along = m < 1e-9                         # ray along the normal: one point-in-profile test
+    n = _crossings(pu, pv, 1.0 if along else du / m, 0.0 if along else dv / m, c0, c1, kind, par,
+                   ts, nx, ny)
+    if along:
         inside = False
         for k in range(n):
             if ts[k] > 0.0:
@@ -90,10 +93,9 @@ def _prism(P, d, fr, w0, w1, c0, c1, kind, par, ts, nx, ny, o0, o1, on0, on1):
             return 0
         o0[0], o1[0] = ta, tb
         for a in range(3):
-            on0[0, a] = cap * fr[3, a]
-            on1[0, a] = -cap * fr[3, a]
+            on0[0, a] = cap * frs[e, 3, a]
+            on1[0, a] = -cap * frs[e, 3, a]
         return 1
-    n = _crossings(pu, pv, du / m, dv / m, c0, c1, kind, par, ts, nx, ny)
     for k in range(1, n):                    # insertion sort: n is small
         t, a, b = ts[k], nx[k], ny[k]
         j = k - 1
@@ -109,35 +111,37 @@ def _prism(P, d, fr, w0, w1, c0, c1, kind, par, ts, nx, ny, o0, o1, on0, on1):
             continue
         o0[cnt], o1[cnt] = lo, hi
         for a in range(3):
-            side0 = nx[k] * fr[1, a] + ny[k] * fr[2, a]
-            side1 = nx[k + 1] * fr[1, a] + ny[k + 1] * fr[2, a]
-            on0[cnt, a] = side0 if s0 >= ta else cap * fr[3, a]
-            on1[cnt, a] = side1 if s1 <= tb else -cap * fr[3, a]
+            side0 = nx[k] * frs[e, 1, a] + ny[k] * frs[e, 2, a]
+            side1 = nx[k + 1] * frs[e, 1, a] + ny[k + 1] * frs[e, 2, a]
+            on0[cnt, a] = side0 if s0 >= ta else cap * frs[e, 3, a]
+            on1[cnt, a] = side1 if s1 <= tb else -cap * frs[e, 3, a]
         cnt += 1
     return cnt
 
 
-@njit
+@njit(inline="always")  # one call site; array arguments cost refcounting per call
 def _combine(op, na, a0, a1, an0, an1, nb, b0, b1, bn0, bn1, r0, r1, rn0, rn1):
     """Boolean of two sorted interval lists: op 0/1 union, 2 difference (a - b), 3 intersection."""
+    if nb == 0 and op != 3:                  # nothing to add or take away
+        for k in range(na):
+            r0[k], r1[k] = a0[k], a1[k]
+            for c in range(3):
+                rn0[k, c], rn1[k, c] = an0[k, c], an1[k, c]
+        return na
     i = j = cnt = 0
     in_a = in_b = in_r = False
-    start = 0.0
-    sn = np.zeros(3)
+    start = s0 = s1 = s2 = 0.0
     while i < 2 * na or j < 2 * nb:
-        ta = (a0[i // 2] if i % 2 == 0 else a1[i // 2]) if i < 2 * na else 1e308
-        tb = (b0[j // 2] if j % 2 == 0 else b1[j // 2]) if j < 2 * nb else 1e308
+        ta = (a0[i >> 1] if (i & 1) == 0 else a1[i >> 1]) if i < 2 * na else 1e308
+        tb = (b0[j >> 1] if (j & 1) == 0 else b1[j >> 1]) if j < 2 * nb else 1e308
         if ta <= tb:
             in_a = not in_a
-            t = ta
-            nrm = an0[i // 2] if i % 2 == 0 else an1[i // 2]
-            flip = 1.0
+            t, src, k, flip = ta, an0 if (i & 1) == 0 else an1, i >> 1, 1.0
             i += 1
         else:
             in_b = not in_b
-            t = tb
-            nrm = bn0[j // 2] if j % 2 == 0 else bn1[j // 2]
-            flip = -1.0 if op == 2 else 1.0  # a cut's wall faces the other way in the result
+            # a cut's wall faces the other way in the result
+            t, src, k, flip = tb, bn0 if (j & 1) == 0 else bn1, j >> 1, (-1.0 if op == 2 else 1.0)
             j += 1
         if op == 2:
             now = in_a and not in_b
@@ -146,58 +150,112 @@ def _combine(op, na, a0, a1, an0, an1, nb, b0, b1, bn0, bn1, r0, r1, rn0, rn1):
         else:
             now = in_a or in_b
         if now and not in_r:
-            start = t
-            for c in range(3):
-                sn[c] = flip * nrm[c]
+            start, s0, s1, s2 = t, flip * src[k, 0], flip * src[k, 1], flip * src[k, 2]
         elif in_r and not now and t - start > _SLIVER and cnt < r0.shape[0]:
             r0[cnt], r1[cnt] = start, t
+            rn0[cnt, 0], rn0[cnt, 1], rn0[cnt, 2] = s0, s1, s2
             for c in range(3):
-                rn0[cnt, c] = sn[c]
-                rn1[cnt, c] = flip * nrm[c]
+                rn1[cnt, c] = flip * src[k, c]
             cnt += 1
         in_r = now
     return cnt
 
 
+@njit
+def _ray(y, x, cam, frames, slabs, ops, cur_off, kind, par, rects, cr, sp, sn, P, nout):
+    """Cast the ray of pixel (y, x) (which may lie past the image edge): depth, or nan for a miss.
+    ``cr``, ``sp``, ``sn``: scratch for crossings and interval lists; the hit's normal goes to ``nout``."""
+    ts, nx, ny = cr[0], cr[1], cr[2]
+    a0, a1, b0, b1, r0, r1 = sp[0], sp[1], sp[2], sp[3], sp[4], sp[5]
+    an0, an1, bn0, bn1, rn0, rn1 = sn[0], sn[1], sn[2], sn[3], sn[4], sn[5]
+    d = cam[3]
+    for q in range(3):
+        P[q] = cam[0, q] + x * cam[1, q] + y * cam[2, q]
+    na = 0
+    for e in range(ops.shape[0]):
+        inside = rects[e, 0] <= y < rects[e, 1] and rects[e, 2] <= x < rects[e, 3]
+        if not inside and ops[e] != 3:
+            continue                 # an empty operand changes nothing but an intersection
+        nb = 0
+        if inside:
+            nb = _prism(P, d, frames, e, slabs[e, 0], slabs[e, 1], cur_off[e], cur_off[e + 1],
+                        kind, par, ts, nx, ny, b0, b1, bn0, bn1)
+        n = _combine(ops[e], na, a0, a1, an0, an1, nb, b0, b1, bn0, bn1, r0, r1, rn0, rn1)
+        for k in range(n):
+            a0[k], a1[k] = r0[k], r1[k]
+            for c in range(3):
+                an0[k, c], an1[k, c] = rn0[k, c], rn1[k, c]
+        na = n
+    if na == 0:
+        return np.nan
+    for c in range(3):
+        nout[c] = an0[0, c]
+    return a0[0]
+
+
 @njit(parallel=True)
 def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, depth, normal, hit):
     """Cast one orthographic view. ``cam`` rows: pixel (0, 0) ray origin, step per column, step per row,
-    ray direction. ``rects`` (E, 4): the pixel box (r0, r1, c0, c1) each extrusion can touch."""
+    ray direction. ``rects`` (E, 4): the pixel box (r0, r1, c0, c1) each extrusion can touch.
+
+    Rays are cast on a grid every ``BLOCK`` pixels first; a block whose four corners hit one plane
+    (equal normals, planar depths) or all miss is filled from them, any other block is cast pixel by pixel.
+    """
     h, w = depth.shape
-    ne = ops.shape[0]
-    for i in prange(h):
-        ts, nx, ny = np.empty(MAX_CROSS), np.empty(MAX_CROSS), np.empty(MAX_CROSS)
-        a0, a1 = np.empty(MAX_SPANS), np.empty(MAX_SPANS)
-        an0, an1 = np.empty((MAX_SPANS, 3)), np.empty((MAX_SPANS, 3))
-        b0, b1 = np.empty(MAX_SPANS), np.empty(MAX_SPANS)
-        bn0, bn1 = np.empty((MAX_SPANS, 3)), np.empty((MAX_SPANS, 3))
-        r0, r1 = np.empty(MAX_SPANS), np.empty(MAX_SPANS)
-        rn0, rn1 = np.empty((MAX_SPANS, 3)), np.empty((MAX_SPANS, 3))
+    gh, gw = (h + BLOCK - 1) // BLOCK + 1, (w + BLOCK - 1) // BLOCK + 1
+    px = math.sqrt(cam[1, 0] ** 2 + cam[1, 1] ** 2 + cam[1, 2] ** 2)
+    gd = np.empty((gh, gw))
+    gn = np.empty((gh, gw, 3))
+    for gi in prange(gh):
+        cr, sp, sn = np.empty((3, MAX_CROSS)), np.empty((6, MAX_SPANS)), np.empty((6, MAX_SPANS, 3))
         P = np.empty(3)
-        d = cam[3]
-        for j in range(w):
-            for a in range(3):
-                P[a] = cam[0, a] + j * cam[1, a] + i * cam[2, a]
-            na = 0
-            for e in range(ne):
-                inside = rects[e, 0] <= i < rects[e, 1] and rects[e, 2] <= j < rects[e, 3]
-                if not inside and ops[e] != 3:
-                    continue                 # an empty operand changes nothing but an intersection
-                nb = 0
-                if inside:
-                    nb = _prism(P, d, frames[e], slabs[e, 0], slabs[e, 1], cur_off[e], cur_off[e + 1],
-                                kind, par, ts, nx, ny, b0, b1, bn0, bn1)
-                n = _combine(ops[e], na, a0, a1, an0, an1, nb, b0, b1, bn0, bn1, r0, r1, rn0, rn1)
-                for k in range(n):
-                    a0[k], a1[k] = r0[k], r1[k]
-                    for c in range(3):
-                        an0[k, c], an1[k, c] = rn0[k, c], rn1[k, c]
-                na = n
-            hit[i, j] = na > 0
-            if na > 0:
-                depth[i, j] = a0[0]
-                for c in range(3):
-                    normal[i, j, c] = an0[0, c]
+        for gj in range(gw):
+            gd[gi, gj] = _ray(gi * BLOCK, gj * BLOCK, cam, frames, slabs, ops, cur_off, kind, par, rects,
+                              cr, sp, sn, P, gn[gi, gj])
+    for bi in prange(gh - 1):
+        cr, sp, sn = np.empty((3, MAX_CROSS)), np.empty((6, MAX_SPANS)), np.empty((6, MAX_SPANS, 3))
+        P = np.empty(3)
+        for bj in range(gw - 1):
+            d00, d01, d10, d11 = gd[bi, bj], gd[bi, bj + 1], gd[bi + 1, bj], gd[bi + 1, bj + 1]
+            miss = math.isnan(d00) and math.isnan(d01) and math.isnan(d10) and math.isnan(d11)
+            flat = False
+            if not (math.isnan(d00) or math.isnan(d01) or math.isnan(d10) or math.isnan(d11)):
+                # one smooth surface: depths nearly bilinear, normals within a few degrees
+                flat = abs(d00 + d11 - d01 - d10) < 0.05 * px
+                for q in range(3):
+                    g = gn[bi, bj, q]
+                    if (abs(gn[bi, bj + 1, q] - g) > 0.05 or abs(gn[bi + 1, bj, q] - g) > 0.05
+                            or abs(gn[bi + 1, bj + 1, q] - g) > 0.05):
+                        flat = False
+            for yy in range(BLOCK):
+                y = bi * BLOCK + yy
+                if y >= h:
+                    break
+                for xx in range(BLOCK):
+                    x = bj * BLOCK + xx
+                    if x >= w:
+                        break
+                    if miss:
+                        hit[y, x] = False
+                    elif flat:
+                        fy, fx = yy / BLOCK, xx / BLOCK
+                        hit[y, x] = True
+                        depth[y, x] = ((1 - fy) * ((1 - fx) * d00 + fx * d01)
+                                       + fy * ((1 - fx) * d10 + fx * d11))
+                        nn = 0.0
+                        for q in range(3):
+                            v = ((1 - fy) * ((1 - fx) * gn[bi, bj, q] + fx * gn[bi, bj + 1, q])
+                                 + fy * ((1 - fx) * gn[bi + 1, bj, q] + fx * gn[bi + 1, bj + 1, q]))
+                            normal[y, x, q] = v
+                            nn += v * v
+                        nn = math.sqrt(nn)
+                        for q in range(3):
+                            normal[y, x, q] /= nn
+                    else:
+                        dd = _ray(y, x, cam, frames, slabs, ops, cur_off, kind, par, rects,
+                                  cr, sp, sn, P, normal[y, x])
+                        hit[y, x] = not math.isnan(dd)
+                        depth[y, x] = dd
 
 
 @njit(parallel=True)

@@ -3,7 +3,7 @@
 OpenECAD executes the answer with its own API to rebuild the model; an answer that does not parse teaches
 the model code it cannot run. Allowed: assignments to a name (or bare calls) whose value is a call of the
 API or a list literal; call arguments built from finite numbers, strings, booleans, lists/tuples and names
-defined by an earlier statement. ``...`` is accepted here: placeholder parameters have their own check.
+defined by an earlier statement, and arithmetic of numbers and ``np.pi`` (angles). ``...`` is accepted here: placeholder parameters have their own check.
 """
 from __future__ import annotations
 
@@ -24,6 +24,27 @@ class CodeError(ValueError):
     """Why a text is not valid OpenECAD-style code, with the line it was found on."""
 
 
+# OpenECAD writes angles of line-referenced sketch planes as `np.pi`, `-np.pi/2`: numeric expressions of
+# numbers and pi with the four operations are allowed where a number is.
+_PI = {("np", "pi"), ("numpy", "pi"), ("math", "pi")}
+_ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+
+
+def _number(node: ast.AST) -> None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        if not math.isfinite(node.value):
+            raise CodeError(f"line {node.lineno}: number {node.value!r} is not finite")
+        return
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and (node.value.id, node.attr) in _PI:
+        return
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return _number(node.operand)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, _ARITH):
+        _number(node.left)
+        return _number(node.right)
+    raise CodeError(f"line {node.lineno}: {type(node).__name__} is not a number in an arithmetic expression")
+
+
 def _value(node: ast.AST, defined: set[str]) -> None:
     if isinstance(node, ast.Constant):
         v = node.value
@@ -40,6 +61,8 @@ def _value(node: ast.AST, defined: set[str]) -> None:
         for e in node.elts:
             _value(e, defined)
         return
+    if isinstance(node, (ast.Attribute, ast.BinOp)):
+        return _number(node)
     if isinstance(node, ast.Name):
         if node.id not in defined:
             raise CodeError(f"line {node.lineno}: name {node.id!r} used before it is defined")

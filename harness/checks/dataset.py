@@ -230,7 +230,8 @@ def exact_duplicate_within_split(dataset, images, ctx) -> Iterable[Finding]:
 
 
 def _consistency(check: str, what: str, key, images, share: float) -> Iterable[Finding]:
-    rows = [r for r in images.to_pylist() if key(r) is not None]
+    # Decoded images only: a header that failed (a forged size) already has its own error.
+    rows = [r for r in _decoded(images) if key(r) is not None]
     counts = Counter(key(r) for r in rows)
     if len(counts) < 2:
         return

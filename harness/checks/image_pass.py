@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kernels import measure as kmeasure
 from kernels import png as kpng
 
 # decode_problem values: what went wrong, judged by harness.checks.images.
@@ -111,26 +112,8 @@ class _Refused(Exception):
         self.problem = problem
 
 
-def _interim_numpy_measure(rgb):
-    """INTERIM until kernels.measure lands: same contract (stats float64[5], phash uint64)."""
-    from PIL import Image
-    g = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    hist = np.bincount(np.clip(g, 0, 255).astype(np.uint8).ravel(), minlength=256) / g.size
-    nz = hist[hist > 0]
-    lap = (g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1])
-    c = rgb.astype(np.int16)
-    col = np.abs(c[..., 0] - c[..., 1]).mean() + np.abs(c[..., 1] - c[..., 2]).mean()
-    small = np.asarray(Image.fromarray(rgb).convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float64)
-    n = np.arange(32)
-    d = np.cos(np.pi * (2 * n[None, :] + 1) * n[:, None] / 64)
-    low = (d @ small @ d.T)[:8, :8].ravel()
-    bits = low > np.median(low)
-    ph = int("".join("1" if b else "0" for b in bits), 2)
-    return np.array([g.mean(), g.std(), -(nz * np.log2(nz)).sum(), lap.var(), col]), np.uint64(ph)
-
-
 def _measure_pixels(rgb: np.ndarray, row: dict) -> None:
-    stats, phash = _interim_numpy_measure(rgb)
+    stats, phash = kmeasure.measure(rgb)
     row.update(decoded_bytes=int(rgb.nbytes), pixel_sha1=hashlib.sha1(np.ascontiguousarray(rgb)).hexdigest(),
                phash=int(phash), brightness_mean=float(stats[0]), contrast_std=float(stats[1]),
                entropy_bits=float(stats[2]), blur_laplacian_var=float(stats[3]), colorfulness=float(stats[4]))
@@ -171,7 +154,9 @@ def measure_image(root: str, image: str, *, max_pixels: int) -> dict:
     except _Refused as e:
         row.update(decode_error=str(e), decode_problem=e.problem)
     except Exception as e:  # noqa: BLE001  Pillow raises many types for damaged files; all are data here
-        row.update(decode_error=f"{type(e).__name__}: {e}", decode_problem=_pillow_problem(e))
+        problem = _pillow_problem(e)
+        msg = "not an image: Pillow cannot identify it" if problem == "not_an_image" else f"{type(e).__name__}: {e}"
+        row.update(decode_error=msg, decode_problem=problem)
     return _done(row, t0)
 
 

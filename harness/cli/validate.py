@@ -42,25 +42,8 @@ def command(dataset, train, val, images, out, workers, ray_address, ship_bytes, 
     except HarnessError as e:
         raise click.ClickException(str(e)) from None
     except KeyboardInterrupt:
-        click.echo("interrupted: nothing written for this run", err=True)
+        click.echo("interrupted: stopped before the end; no table is half written", err=True)
         sys.exit(130)
-    click.echo("\n".join(summary_lines(result)))
+    click.echo("\n".join(result.summary_lines()))
     sys.exit(0 if result.passed else 1)
 
-
-def summary_lines(result) -> list[str]:
-    """One screen: tests, findings per severity, the checks with most findings, speed and where it ran."""
-    lines = [f"harness validate -> {result.out}"]
-    for t in result.tests:
-        lines.append(f"  {t['status'].upper():7} {t['test']}: {t['summary']}")
-    sev = result.severity_counts()
-    lines.append("findings: " + ", ".join(f"{n} {s}" for s, n in sev.items()))
-    for check, severity, n in result.top_checks():
-        lines.append(f"  {n:8d}  {severity:7}  {check}")
-    ips = f"{result.images_per_s:,.0f} images/s past start-up" if result.images_per_s else "n/a images/s"
-    start = f"{result.startup_seconds:.1f}s" if result.startup_seconds is not None else "n/a"
-    lines.append(f"images: {result.images_measured:,} measured, {ips}; start-up {start}; "
-                 f"wall {result.wall_seconds:.1f}s")
-    lines.append(f"executor: {result.executor} on {len(result.nodes)} node(s)"
-                 + (f"; {result.chunk_errors} chunk(s) failed after retries" if result.chunk_errors else ""))
-    return lines

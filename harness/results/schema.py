@@ -66,6 +66,7 @@ RECORDS = pa.schema([
     ("turns", pa.int64()),
     ("prompt_chars", pa.int64()),
     ("answer_chars", pa.int64()),
+    ("text_bytes", pa.int64()),         # UTF-8 bytes of every turn's text
     ("prompt_tokens", pa.int64()),
     ("answer_tokens", pa.int64()),
     ("total_tokens", pa.int64()),       # template-formatted sample with image tokens counted
@@ -106,6 +107,9 @@ ESTIMATES = pa.schema([
     ("device", pa.string()),            # measured device, or the target device for basis "target"
     ("mfu", pa.float64()),              # assumed MFU (target rows), null for proxy rows
     ("assumption", pa.string()),        # the formula / assumption behind the number
+    ("needed_samples_per_s", pa.float64()),   # target rows: samples/s the device consumes at that MFU
+    ("loader_samples_per_s", pa.float64()),   # measured loader throughput it is compared with
+    ("loader_keeps_up", pa.bool_()),          # loader_samples_per_s >= needed_samples_per_s
 ])
 
 BENCH = pa.schema([

@@ -143,7 +143,7 @@ class Run:
     loss_fn: Callable
     opt: torch.optim.Optimizer
     device: torch.device
-    train_loader: Callable[[int], Iterable[dict]]
+    train_loader: Callable[[int], Iterable[dict]]      # epoch (from 1) -> that epoch's batches
     val_loader: Callable[[int], Iterable[dict]] | None
     epochs: int
 
@@ -174,14 +174,19 @@ def default_loader_factory() -> LoaderFactory:
 
 def loader_maker(factory: LoaderFactory, dataset: Any, records: list, cfg: TrainConfig, *, shuffle: bool,
                  pin: bool) -> Callable[[int], Iterable[dict]]:
-    """A loader per epoch; the shuffle seed moves with the epoch so each epoch has its own fixed order."""
+    """One loader (its buffers are reused across epochs) and, per epoch, its order for that epoch:
+    ``set_epoch`` where the loader has it (the harness Loader), else the loader's own seeded generator
+    moves on between passes (a torch DataLoader)."""
     split = records[0].split if records else "train"
+    loader = factory(dataset, split=split, batch_size=cfg.batch_size, image_size=cfg.image_size,
+                     workers=cfg.workers, shuffle=shuffle, seed=cfg.seed, pin_memory=pin,
+                     drop_last=False, max_length=cfg.seq_len, records=list(records))
 
-    def make(epoch: int) -> Iterable[dict]:
-        return factory(dataset, split=split, batch_size=cfg.batch_size, image_size=cfg.image_size,
-                       workers=cfg.workers, shuffle=shuffle, seed=cfg.seed + epoch - 1, pin_memory=pin,
-                       drop_last=False, max_length=cfg.seq_len, records=list(records))
-    return make
+    def for_epoch(epoch: int) -> Iterable[dict]:
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch - 1)
+        return loader
+    return for_epoch
 
 
 def peak_memory(device: torch.device) -> tuple[int, str]:

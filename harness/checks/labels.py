@@ -1,0 +1,94 @@
+"""Label and token-budget checks: what TinyLLaVA's template masking and max length do to each record.
+
+Each check reads the record's analysis from the context (``harness.text.labels.make_context``), which
+computes it once per record and shares it between these checks.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from harness.checks.findings import Finding
+from harness.checks.registry import register
+
+
+def _finding(check: str, severity: str, record, message: str) -> Finding:
+    return Finding(severity=severity, check=check, message=message, split=record.split,
+                   record_index=record.index, image=record.image)
+
+
+@register("labels.blanked", kind="record", severity="error",
+          description="TinyLLaVA's label masking loses count of the rounds (an end-of-turn string inside an "
+                      "answer, the separator inside a prompt, a tokenizer the template does not fit): it prints "
+                      "'tokenization mismatch' and ignores every label, so the sample trains on nothing")
+def blanked(record, ctx) -> Iterable[Finding]:
+    a = ctx.analysis(record)
+    if a is not None and a.blanked:
+        cur, total = a.mismatch
+        yield _finding("labels.blanked", "error", record,
+                       f"labels blanked: tokenization mismatch: {cur} vs. {total} ({ctx.template.name} template); "
+                       f"all {a.answer_tokens} answer tokens ignored")
+
+
+@register("labels.mask_mismatch", kind="record", severity="warning",
+          description="the template's mask differs from the answers without blanking: prompt tokens learned "
+                      "or answer tokens ignored (not judged with the byte proxy, whose boundaries differ)")
+def mask_mismatch(record, ctx) -> Iterable[Finding]:
+    a = ctx.analysis(record)
+    if a is None or a.blanked or ctx.tokenizer.kind == "proxy":
+        return
+    if a.wrongly_learned or a.wrongly_ignored:
+        yield _finding("labels.mask_mismatch", "warning", record,
+                       f"{ctx.template.name} template mask differs from the answers: {a.wrongly_learned} prompt "
+                       f"tokens learned, {a.wrongly_ignored} answer tokens ignored")
+
+
+@register("labels.placeholders", kind="record", severity="error",
+          description="image placeholders TinyLLaVA turns into other than one image slot for the record's image: "
+                      "<image> in an answer, in several questions, in none, or without an image")
+def placeholders(record, ctx) -> Iterable[Finding]:
+    a = ctx.analysis(record)
+    if a is None:
+        return
+    for k in a.placeholder_answers:
+        yield _finding("labels.placeholders", "error", record,
+                       f"<image> inside answer {k}: TinyLLaVA inserts another image slot mid-answer")
+    if record.image is not None and a.placeholder_questions == 0 and a.image_tokens_inserted == 0:
+        yield _finding("labels.placeholders", "error", record,
+                       "the record has an image but no question holds <image>: no image slot, the image is "
+                       "silently ignored")
+    elif a.placeholder_questions > 1:
+        yield _finding("labels.placeholders", "error", record,
+                       f"<image> in {a.placeholder_questions} questions: {a.placeholder_questions} image slots "
+                       f"for one image")
+    if record.image is None and a.image_tokens_inserted:
+        yield _finding("labels.placeholders", "error", record,
+                       f"{a.image_tokens_inserted} image slot(s) but no image: the model is fed a blank one")
+
+
+@register("labels.empty_supervision", kind="record", severity="error",
+          description="an answer with no text: the sample teaches only the end-of-turn token")
+def empty_supervision(record, ctx) -> Iterable[Finding]:
+    a = ctx.analysis(record)
+    if a is not None and (a.empty_answers or a.rounds == 0):
+        which = ", ".join(map(str, a.empty_answers)) or "none at all"
+        yield _finding("labels.empty_supervision", "error", record,
+                       f"zero-length supervised answer (answer {which}): "
+                       f"{a.supervised_tokens_template} token(s) learned")
+
+
+@register("tokens.over_max_length", kind="record", severity="warning",
+          description="the formatted sample, each image counted as image_tokens, is longer than max_length: "
+                      "the collator cuts it silently and the end of the answer is never learned")
+def over_max_length(record, ctx) -> Iterable[Finding]:
+    a = ctx.analysis(record)
+    if a is not None and a.total_tokens > ctx.cfg.max_length:
+        yield _finding("tokens.over_max_length", "warning", record,
+                       f"{a.total_tokens} tokens with the image(s) > max_length {ctx.cfg.max_length}: "
+                       f"{a.truncated_answer_tokens} of {a.answer_tokens} answer tokens cut")
+
+
+def run_label_checks(records, ctx) -> list[Finding]:
+    """These checks alone over ``records`` (``harness labels``), analyses computed in batches first."""
+    ctx.prefill(records)
+    fns = (blanked, mask_mismatch, placeholders, empty_supervision, over_max_length)
+    return [f for r in records for fn in fns for f in fn(r, ctx)]

@@ -1,0 +1,82 @@
+"""kernels.normalize against torchvision's Resize(BICUBIC) + ToTensor + Normalize on a PIL image."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from torchvision import transforms as T
+from torchvision.transforms import InterpolationMode
+
+from kernels import reference
+from kernels.normalize import normalize_into, resize_normalize_into
+from kernels.resize import plan
+
+
+def _torchvision(src, size, mean, std):
+    tf = T.Compose([T.Resize((size, size), InterpolationMode.BICUBIC), T.ToTensor(), T.Normalize(mean, std)])
+    return tf(Image.fromarray(src)).numpy()
+
+
+@pytest.mark.parametrize("h,w", [(512, 512), (300, 451), (384, 384), (384, 200), (1, 1), (17, 384)])
+@pytest.mark.parametrize("mean,std", [((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+                                      ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+def test_matches_torchvision_pipeline(h, w, mean, std):
+    rng = np.random.default_rng(h + w)
+    src = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    src[: h // 2] = 255
+    out = np.full((3, 384, 384), np.nan, np.float32)
+    resize_normalize_into(src, plan(h, w, 384, 384), out, mean, std)
+    want = _torchvision(src, 384, mean, std)
+    # tolerance is 2 grey levels in normalised units; the kernel is in fact bit-identical
+    assert np.abs(out - want).max() <= 2 / 255 / min(std)
+    np.testing.assert_array_equal(out, want)
+
+
+def test_writes_into_a_batch_slot():
+    rng = np.random.default_rng(3)
+    batch = np.zeros((4, 3, 24, 24), np.float32)
+    src = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    resize_normalize_into(src, plan(40, 30, 24, 24), batch[2])
+    np.testing.assert_array_equal(batch[2], reference.resize_normalize(src, 24, 24))
+    assert not batch[[0, 1, 3]].any()
+
+
+def test_normalize_into_without_resize():
+    rng = np.random.default_rng(4)
+    src = rng.integers(0, 256, (9, 7, 3), dtype=np.uint8)
+    out = np.empty((3, 9, 7), np.float32)
+    normalize_into(src, out, (0.1, 0.2, 0.3), (0.3, 0.2, 0.1))
+    np.testing.assert_array_equal(out, reference.resize_normalize(src, 9, 7, (0.1, 0.2, 0.3), (0.3, 0.2, 0.1)))
+
+
+def test_rejects_bad_buffers():
+    src = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(ValueError):
+        resize_normalize_into(src, plan(8, 8, 4, 4), np.empty((3, 4, 4), np.float64))
+    with pytest.raises(ValueError):
+        resize_normalize_into(src, plan(8, 8, 4, 4), np.empty((3, 4, 5), np.float32))
+    with pytest.raises(ValueError):
+        resize_normalize_into(src, plan(8, 8, 4, 4), np.empty((3, 4, 4), np.float32), std=(1, 0, 1))
+
+
+def test_jit_off_matches_reference():
+    code = """
+import numpy as np
+from kernels import _jit, reference
+from kernels.normalize import resize_normalize_into
+from kernels.resize import plan
+assert not _jit.JIT_ENABLED
+rng = np.random.default_rng(0)
+for h, w, s in [(24, 32, 16), (5, 3, 8), (12, 12, 12)]:
+    src = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    out = np.empty((3, s, s), np.float32)
+    resize_normalize_into(src, plan(h, w, s, s), out)
+    np.testing.assert_array_equal(out, reference.resize_normalize(src, s, s))
+print("ok")
+"""
+    env = {**os.environ, "HARNESS_NO_JIT": "1"}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
