@@ -41,6 +41,21 @@ class CheckContext:
     root: Path
     labels: Any = None
 
+    # The label checks (harness.checks.labels) read their LabelContext's interface from the ctx they get.
+    def analysis(self, record: Record):
+        return self.labels.analysis(record)
+
+    def prefill(self, records) -> None:
+        self.labels.prefill(records)
+
+    @property
+    def template(self):
+        return self.labels.template
+
+    @property
+    def tokenizer(self):
+        return self.labels.tokenizer
+
 
 @dataclass
 class CheckResult:
@@ -121,7 +136,7 @@ def _record_rows(dataset, ctx: CheckContext, unsound: set) -> list[dict]:
                "text_bytes": sum(len(v.encode()) for _, v in turns)}
         # Token counts as TinyLLaVA formats the sample (template, image as image_tokens); null where
         # its turns cannot be paired.
-        row.update(token_columns(ctx.labels.analysis(r)))
+        row.update(token_columns(ctx.analysis(r)))
         rows.append(row)
     return rows
 
@@ -136,7 +151,7 @@ def run_checks(dataset: Dataset, cfg: CheckConfig, *, executor: Executor | None 
                progress: Callable[[int, int], None] | None = None) -> CheckResult:
     t0 = time.perf_counter()
     ctx = CheckContext(cfg=cfg, root=dataset.images, labels=make_context(cfg))
-    ctx.labels.prefill(dataset.all_records())   # batched tokenising, shared by label checks and columns
+    ctx.prefill(dataset.all_records())   # batched tokenising, shared by label checks and columns
     findings: list[Finding] = []
     for spec in checks("record"):
         for r in dataset.all_records():
