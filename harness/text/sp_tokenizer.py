@@ -168,6 +168,8 @@ class SentencePieceTokenizer(PieceTokenizer):
         return out
 
     def _by_words(self, text: str, at_start: bool) -> np.ndarray:
+        if not text:
+            return np.zeros(0, np.int32)
         words = text.translate(_DIGITS).split(" ") if self._digits_ok else text.split(" ")
         if not words[0] or "" in words:
             # a run of spaces is one SentencePiece word with what follows: take the slow split
