@@ -50,7 +50,7 @@ def _vertical_norm(tmp, bounds, coeffs, lut, out):
                 w = coeffs[yy, k]
                 trow = tmp[c, ymin + k]
                 for x in range(w_out):
-                    acc[x] += np.int32(trow[x]) * w
+                    acc[x] = np.int32(acc[x] + np.int32(np.int32(trow[x]) * w))
             orow = out[c, yy]
             table = lut[c]
             for x in range(w_out):

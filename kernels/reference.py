@@ -15,8 +15,66 @@ def png_decode(data: bytes) -> np.ndarray:
 
 # --- resize, normalize, measure ------------------------------------------------------------------
 
+_PRECISION_BITS = 22  # Pillow's Resample.c: 32 - 8 - 2
+
+
+def _bicubic(x: np.ndarray) -> np.ndarray:
+    a = -0.5
+    x = np.abs(x)
+    near = ((a + 2.0) * x - (a + 3.0)) * x * x + 1
+    far = (((x - 5) * x + 8) * x - 4) * a
+    return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
+
+
+def resample_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """(out, in) float64 matrix of stock Pillow's fixed-point BICUBIC weights (``precompute_coeffs``
+    then ``normalize_coeffs_8bpc``), integers scaled by 2**22; independent of the installed PIL."""
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = 2.0 * filterscale
+    m = np.zeros((out_size, in_size))
+    for xx in range(out_size):
+        center = (xx + 0.5) * scale
+        xmin = max(int(center - support + 0.5), 0)
+        xmax = min(int(center + support + 0.5), in_size)
+        w = _bicubic((np.arange(xmin, xmax) - center + 0.5) / filterscale)
+        total = 0.0
+        for v in w:  # left to right, as Pillow sums
+            total += v
+        k = w / total if total != 0.0 else w
+        m[xx, xmin:xmax] = np.trunc(k * (1 << _PRECISION_BITS) + np.where(k < 0, -0.5, 0.5))
+    return m
+
+
+def _pass(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    # rows of x combined by m, then Pillow's rounding: + 2**21, arithmetic shift, clamp to uint8.
+    # float64 is exact here: every partial sum is an integer below 2**53.
+    acc = m @ x.reshape(x.shape[0], -1).astype(np.float64) + (1 << (_PRECISION_BITS - 1))
+    out = np.clip(np.floor(acc / (1 << _PRECISION_BITS)), 0, 255).astype(np.uint8)
+    return out.reshape((m.shape[0],) + x.shape[1:])
+
+
 def resize(src: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """Twin of ``kernels.resize.resize``: Pillow's antialiased BICUBIC resize of an (H, W, 3) uint8."""
+    """Twin of ``kernels.resize.resize``: stock Pillow's antialiased BICUBIC resize of an (H, W, 3)
+    uint8 in plain numpy, so it does not depend on which PIL (Pillow or pillow-simd) is installed.
+
+    Pillow skips a pass whose size does not change, clamps to uint8 after each pass, and (Pillow 13)
+    runs the vertical pass first when the height shrinks and ``2 * (out_w - in_w) > out_h - in_h``.
+    """
+    h, w = src.shape[:2]
+    x = src
+    vfirst = out_h < h and out_w != w and 2 * (out_w - w) > out_h - h
+    if vfirst:
+        x = _pass(x, resample_matrix(h, out_h))
+    if out_w != w:
+        x = _pass(x.transpose(1, 0, 2), resample_matrix(w, out_w)).transpose(1, 0, 2)
+    if out_h != h and not vfirst:
+        x = _pass(x, resample_matrix(h, out_h))
+    return np.ascontiguousarray(x)
+
+
+def pil_resize(src: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """The installed PIL's BICUBIC resize (Pillow or pillow-simd, whichever is active)."""
     return np.asarray(Image.fromarray(src, "RGB").resize((out_w, out_h), Image.Resampling.BICUBIC))
 
 

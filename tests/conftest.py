@@ -205,8 +205,8 @@ def make_defect_dataset(root: Path) -> DefectDataset:
          "record.turn_structure"),
         (conv(("robot", PROMPT), ("gpt", openecad_code(1))), "unknown role", "record.turn_structure"),
         (conv(("human", "What is the CAD code?"), ("gpt", openecad_code(1))), "no <image>",
-         "record.image_token_missing"),
-        (conv(("human", PROMPT), ("gpt", "")), "empty answer", "record.answer_empty"),
+         "labels.placeholders"),
+        (conv(("human", PROMPT), ("gpt", "")), "empty answer", "labels.empty_supervision"),
     ]):
         model = f"5000002{k}"
         (img / f"{model}_front.png").write_bytes(png_bytes(render_cad(520 + k, "front")))
@@ -219,11 +219,15 @@ def make_defect_dataset(root: Path) -> DefectDataset:
                                        ("50000030_front.png", "symlink out")]):
         add("train", record("50000030", "front", 530, image=image, id=f"unsafe{k}"), name,
             "record.image_path_unsafe", "error")
-    # Across splits: one model in both, one image copied from train into val under another model's name.
-    m = "00000000"   # a clean train model: its right view also appears in val
+    # Across splits: one model in both; one train sample (image and answer) copied into val under another
+    # model's name; one train image copied over a val model's picture (its own answer kept).
+    m = "00000000"   # a clean train model (seed 0)
     (img / "40000001_front.png").write_bytes((img / f"{m}_front.png").read_bytes())
-    add("val", record("40000001", "front", 401), "image copied across splits",
+    add("val", record("40000001", "front", 0), "sample copied across splits",
         "dataset.image_copied_across_splits", "error", on="image")
+    (img / "40000003_front.png").write_bytes((img / f"{m}_top.png").read_bytes())
+    add("val", record("40000003", "front", 403), "picture copied across splits, other answer",
+        "dataset.same_picture_across_splits", "warning", on="image")
     new_image("40000002", 402)   # its top and right views are in train ...
     (img / "40000002_front.png").write_bytes(png_bytes(render_cad(402, "front")))
     val.append(record("40000002", "front", 402))   # ... and its front view in val

@@ -105,24 +105,42 @@ def img_ds(val=(1,)):
     return ds(train, [record(f"{i:08d}", "front", i) for i in val])
 
 
-def test_exact_copy_across_splits_is_an_error_near_copy_a_warning():
+def test_exact_copy_across_splits_is_an_error_only_with_the_same_answer():
     clean = image_rows()
     assert run("dataset.image_copied_across_splits", img_ds(), clean) == []
+    assert run("dataset.same_picture_across_splits", img_ds(), clean) == []
     assert run("dataset.near_duplicate_across_splits", img_ds(), clean) == []
     copied = image_rows(**{"00000001_front.png": {"pixel_sha1": "sha5"}})
-    found = run("dataset.image_copied_across_splits", img_ds(), copied)
+    # val 00000001 shows train 00000005's pixels with its own (different) code: ambiguous, a warning
+    assert run("dataset.image_copied_across_splits", img_ds(), copied) == []
+    found = run("dataset.same_picture_across_splits", img_ds(), copied)
+    assert [(f.severity, f.image) for f in found] == [("warning", "00000001_front.png")]
+    # the same picture with the same code: a copied sample, an error
+    leaked = ds([record(f"{i:08d}", "front", i) for i in range(12) if i != 1], [record("00000001", "front", 5)])
+    found = run("dataset.image_copied_across_splits", leaked, copied)
     assert [(f.severity, f.image) for f in found] == [("error", "00000001_front.png")]
+    assert run("dataset.same_picture_across_splits", leaked, copied) == []
+
+
+def test_near_copy_across_splits_warns_with_the_same_answer_else_info():
+    clean = image_rows()
     near = image_rows(**{"00000001_front.png": {"phash": clean.column("phash")[5].as_py() ^ 0b1011}})
     found = run("dataset.near_duplicate_across_splits", img_ds(), near)
-    assert [(f.severity, f.image) for f in found] == [("warning", "00000001_front.png")]
+    assert [(f.severity, f.image) for f in found] == [("info", "00000001_front.png")]
     assert "distance 3" in found[0].message
+    leaked = ds([record(f"{i:08d}", "front", i) for i in range(12) if i != 1], [record("00000001", "front", 5)])
+    assert [f.severity for f in run("dataset.near_duplicate_across_splits", leaked, near)] == ["warning"]
     assert run("dataset.near_duplicate_across_splits", img_ds(), near, CheckConfig(phash_distance=2)) == []
 
 
-def test_exact_duplicates_of_different_models_within_a_split_warn():
+def test_exact_duplicates_of_different_models_within_a_split():
     dup = image_rows(**{"00000003_front.png": {"pixel_sha1": "sha4"}})
     found = run("dataset.exact_duplicate_within_split", img_ds(), dup)
-    assert [(f.severity, f.split) for f in found] == [("warning", "train")]
+    assert [(f.severity, f.split) for f in found] == [("info", "train")]   # different code: ambiguous view
+    same = ds([record(f"{i:08d}", "front", 4 if i == 3 else i) for i in range(12) if i != 1],
+              [record("00000001", "front", 1)])
+    found = run("dataset.exact_duplicate_within_split", same, dup)
+    assert [(f.severity, f.split) for f in found] == [("warning", "train")]   # duplicated sample
     assert run("dataset.exact_duplicate_within_split", img_ds(), image_rows()) == []
 
 

@@ -39,9 +39,7 @@ CLEAN = record("00000001", "front", 1)
     ("record.turn_structure", {"conversations": conv(("robot", PROMPT), ("gpt", "a"))}),
     ("record.turn_structure", {"conversations": conv(("gpt", "a"), ("human", PROMPT))}),
     ("record.turn_structure", {"conversations": []}),
-    ("record.answer_empty", {"conversations": conv(("human", PROMPT), ("gpt", "  \n"))}),
     ("record.prompt_empty", {"conversations": conv(("human", ""), ("gpt", "a"))}),
-    ("record.image_token_missing", {"image": "a_front.png", "conversations": conv(("human", "code?"), ("gpt", "a"))}),
     ("record.image_path_unsafe", {"image": 7, "conversations": conv(("human", PROMPT), ("gpt", "a"))}),
     ("record.image_path_unsafe", {"image": "../x.png", "conversations": conv(("human", PROMPT), ("gpt", "a"))}),
     ("record.image_path_unsafe", {"image": "/etc/passwd", "conversations": conv(("human", PROMPT), ("gpt", "a"))}),
@@ -60,8 +58,7 @@ def test_planted_record_defect_is_found_and_clean_record_is_not(check, bad, ctx)
 def test_severities_follow_what_tinyllava_does(ctx):
     # Stops training or spoils the sample silently: error. Loads and trains, but suspicious: warning.
     errors = ["record.not_object", "record.conversations_missing", "record.conversations_malformed",
-              "record.turn_structure", "record.answer_empty", "record.image_token_missing",
-              "record.image_path_unsafe"]
+              "record.turn_structure", "record.image_path_unsafe"]
     assert all(get(c).severity == "error" for c in errors)
     assert get("record.prompt_empty").severity == "warning"
     assert get("record.placeholder_parameters").severity == "warning"
@@ -77,16 +74,9 @@ def test_symlink_out_of_the_image_folder_is_unsafe_but_one_inside_is_fine(tmp_pa
     assert run("record.image_path_unsafe", record("alias", "front", 1), ctx) == []
 
 
-def test_a_record_without_image_needs_no_image_token(ctx):
+def test_a_record_without_image_has_no_path_finding(ctx):
     text_only = {"conversations": conv(("human", "Write a cube."), ("gpt", openecad_code(1)))}
-    assert run("record.image_token_missing", text_only, ctx) == []
     assert run("record.image_path_unsafe", text_only, ctx) == []
-
-
-def test_image_token_only_in_a_later_human_turn_is_still_missing(ctx):
-    raw = {"image": "a_front.png",
-           "conversations": conv(("human", "code?"), ("gpt", "a"), ("human", PROMPT), ("gpt", "b"))}
-    assert [f.check for f in run("record.image_token_missing", raw, ctx)] == ["record.image_token_missing"]
 
 
 def test_placeholder_counts_every_occurrence(ctx):

@@ -163,22 +163,59 @@ def _decoded(images) -> list[dict]:
     return [r for r in images.to_pylist() if r["decode_ok"]]
 
 
-@register("dataset.image_copied_across_splits", kind="dataset", severity="error",
-          description="pixel-identical images used by train and by val records (exact duplicate by "
-                      "pixel_sha1): validation sees training images")
-def image_copied_across_splits(dataset, images, ctx) -> Iterable[Finding]:
+def _answers(dataset) -> dict[str, set[str]]:
+    """image -> the answers of the records that use it."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for r in dataset.all_records():
+        if r.image is not None:
+            out[r.image].add(r.answer)
+    return out
+
+
+def _pixel_groups_across(dataset, images) -> list[tuple[list[str], list[str]]]:
+    """(train images, val images) of each pixel-identical group used by both splits."""
     used = _image_splits(dataset)
     groups: dict[str, list[str]] = defaultdict(list)
     for r in _decoded(images):
         if r["pixel_sha1"] and used.get(r["image"]):
             groups[r["pixel_sha1"]].append(r["image"])
+    out = []
     for names in groups.values():
         train = sorted(n for n in names if "train" in used[n])
         val = sorted(n for n in names if "val" in used[n])
         if train and val:
+            out.append((train, val))
+    return out
+
+
+def _leaked(dataset, train: list[str], val: list[str]) -> bool:
+    # Pixel-identical pictures are a leak when they carry the same code: a sample copied into val.
+    # CAD views are often identical for different models (a cylinder from above, a plain block from
+    # the side), and such pairs with different code are ambiguous, not leaked.
+    answers = _answers(dataset)
+    return bool(set().union(*(answers[n] for n in train)) & set().union(*(answers[n] for n in val)))
+
+
+@register("dataset.image_copied_across_splits", kind="dataset", severity="error",
+          description="a sample copied across splits: a pixel-identical picture with the same answer in train "
+                      "and val, so validation scores memory of a training sample")
+def image_copied_across_splits(dataset, images, ctx) -> Iterable[Finding]:
+    for train, val in _pixel_groups_across(dataset, images):
+        if _leaked(dataset, train, val):
             yield Finding(severity="error", check="dataset.image_copied_across_splits", split="val",
-                          image=val[0], message=f"image copied across splits: val {val[:3]} has the "
-                                                f"pixels of train {train[:3]}")
+                          image=val[0], message=f"image copied across splits: val {val[:3]} has the pixels and "
+                                                f"the answer of train {train[:3]}")
+
+
+@register("dataset.same_picture_across_splits", kind="dataset", severity="warning",
+          description="a pixel-identical picture in train and val with different answers: the view does not "
+                      "determine the model (common for simple CAD shapes), or an image file was copied")
+def same_picture_across_splits(dataset, images, ctx) -> Iterable[Finding]:
+    for train, val in _pixel_groups_across(dataset, images):
+        if not _leaked(dataset, train, val):
+            yield Finding(severity="warning", check="dataset.same_picture_across_splits", split="val",
+                          image=val[0], message=f"val {val[:3]} shows the same pixels as train {train[:3]} "
+                                                f"with a different answer")
 
 
 def popcount64(x: np.ndarray) -> np.ndarray:
@@ -188,9 +225,11 @@ def popcount64(x: np.ndarray) -> np.ndarray:
 
 
 @register("dataset.near_duplicate_across_splits", kind="dataset", severity="warning",
-          description="a val image within phash_distance of a train image of another model", block=1024)
+          description="a val image within phash_distance of a train image of another model: a warning when "
+                      "they share the answer, info when they differ (look-alike shapes)", block=1024)
 def near_duplicate_across_splits(dataset, images, ctx) -> Iterable[Finding]:
     used = _image_splits(dataset)
+    answers = _answers(dataset)
     pattern = ctx.cfg.model_pattern
     rows = [r for r in _decoded(images) if r["phash"] is not None]
     train = [r for r in rows if "train" in used.get(r["image"], ())]
@@ -207,15 +246,19 @@ def near_duplicate_across_splits(dataset, images, ctx) -> Iterable[Finding]:
             same_model = model_and_view(pattern, v["image"])[0] == model_and_view(pattern, t["image"])[0]
             if v["pixel_sha1"] == t["pixel_sha1"] or same_model:
                 continue   # exact copies and shared models have their own errors
-            yield Finding(severity="warning", check="dataset.near_duplicate_across_splits", split="val",
-                          image=v["image"], message=f"near duplicate of train image {t['image']!r} "
-                                                    f"(phash distance {int(dist[i, j])})")
+            same = bool(answers[v["image"]] & answers[t["image"]])
+            yield Finding(severity="warning" if same else "info", check="dataset.near_duplicate_across_splits",
+                          split="val", image=v["image"],
+                          message=f"near duplicate of train image {t['image']!r} (phash distance "
+                                  f"{int(dist[i, j])}), {'same answer' if same else 'different answer'}")
 
 
 @register("dataset.exact_duplicate_within_split", kind="dataset", severity="warning",
-          description="pixel-identical images of different models within one split")
+          description="pixel-identical images of different models within one split: a warning when they "
+                      "share the answer (a duplicated sample), info when the answers differ (ambiguous view)")
 def exact_duplicate_within_split(dataset, images, ctx) -> Iterable[Finding]:
     used = _image_splits(dataset)
+    answers = _answers(dataset)
     for split in dataset.records:
         groups: dict[str, list[str]] = defaultdict(list)
         for r in _decoded(images):
@@ -224,7 +267,9 @@ def exact_duplicate_within_split(dataset, images, ctx) -> Iterable[Finding]:
         for names in groups.values():
             models = {model_and_view(ctx.cfg.model_pattern, n)[0] or n for n in names}
             if len(models) > 1:
-                yield Finding(severity="warning", check="dataset.exact_duplicate_within_split", split=split,
+                distinct = {a for n in names for a in answers[n]}
+                yield Finding(severity="warning" if len(distinct) < len(models) else "info",
+                              check="dataset.exact_duplicate_within_split", split=split,
                               image=sorted(names)[0], message=f"pixel-identical images of {len(models)} "
                                                               f"models: {sorted(names)[:4]}")
 

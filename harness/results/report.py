@@ -12,11 +12,11 @@ from harness.results.summary import findings_by_check
 
 # What the seed's own data would have hit, and the check ids that catch it (first matching prefix).
 SEED_BLIND_SPOTS = (
-    ("answers with placeholder parameters (`...`)", ("record.placeholder",)),
+    ("answers with placeholder parameters (`...`)", ("record.placeholder_parameters",)),
     ("answers longer than the context (cut without warning)", ("tokens.over_max_length",)),
-    ("the same model in train and val (leakage)", ("dataset.model_leakage", "dataset.leakage")),
-    ("an image copied across splits", ("dataset.image_copied_across_splits", "dataset.cross_split_duplicate")),
-    ("a prompt without `<image>` (the image is silently ignored)", ("record.image_tag_missing", "labels.placeholders")),
+    ("the same model in train and val (leakage)", ("dataset.model_leakage",)),
+    ("an image copied across splits", ("dataset.image_copied_across_splits", "dataset.same_picture_across_splits")),
+    ("a prompt without `<image>` (the image is silently ignored)", ("labels.placeholders",)),
     ("labels blanked by the chat template (loss 0.0 all run)", ("labels.blanked",)),
 )
 
@@ -147,8 +147,9 @@ def section_training(tables, cfg, train, analysis) -> str:
         _table(["epoch", "train loss", "val loss", "Δ train", "Δ val"], rows), "",
         f"- First batch: {train.first_batch_seconds:.3f} s (warm-up: allocation, kernels)",
         f"- Steady-state batch: {train.steady_step_seconds:.3f} s (median); throughput "
-        f"{train.samples_per_s:.1f} samples/s; waiting for data {100 * train.data_wait_share:.1f}% of step time",
-        f"- Peak memory: {train.peak_memory_bytes / 2**20:.0f} MiB ({train.memory_kind})",
+        f"{train.samples_per_s:.1f} samples/s; waiting for data "
+        f"{100 * train.data_wait_seconds / max(train.steady_step_seconds, 1e-9):.1f}% of step time",
+        f"- Peak memory: {train.peak_memory_bytes / 2**20:.0f} MiB ({train.peak_memory_kind})",
         "", "![loss per epoch](loss.png)",
     ])
 
