@@ -1,7 +1,9 @@
-"""Per-image measurements for the image checks, in two passes over the pixels.
+"""Per-image measurements for the image checks, in one fused pass over the pixels.
 
 Grey is Pillow's ITU-R 601 luma (``convert("L")``: ``(19595 R + 38470 G + 7471 B + 2**15) >> 16``),
-so the twin in ``kernels.reference`` can use Pillow itself. Every per-pixel sum is an integer sum —
+so the twin in ``kernels.reference`` can use Pillow itself. One pass reads each RGB row once and,
+while the row is in L1, fills grey, the histogram, the colour sum, the 32x32 block sums and the
+Laplacian of the row above (3-row window); nothing is subsampled. Every per-pixel sum is an integer sum —
 exact, and vectorisable by LLVM without fast-math — and turned into float64 only at the end:
 
 - brightness_mean, contrast_std: mean and population std of grey, from its 256-bin histogram;
@@ -49,44 +51,72 @@ def block_edges(size: int, n: int = HASH_GRID) -> np.ndarray:
 
 
 @njit
-def _grey_pass(rgb, grey, hist4):
-    # Grey, its histogram and the colour sum in one read of the RGB pixels. Four sub-histograms
-    # break the store-to-load chain when neighbouring pixels share a value (flat CAD background).
+def _fused_pass(rgb, grey, hist4, ry, rx, row_block, block_sums, colacc, lap):
+    """One read of the RGB pixels: grey row, histogram, colour sum, block sums, and the Laplacian of
+    the row above (its 3-row window is complete once this row's grey exists, still in L1).
+    Block sums are fused when blocks are disjoint (``colacc`` as wide as the image, ``row_block[y]``
+    the block row of y); tiny images (blocks repeating pixels) leave them to ``_block_means``.
+
+    Returns the colour sum; ``lap`` gets (sum, sum of squares) of the Laplacian. Arithmetic is
+    written with explicit int32 casts: numba types ``int32 * int32`` as int64, which halves the
+    vector width of the luma loop.
+    """
     h, w = grey.shape
     color = np.int64(0)
+    l1 = np.int64(0)
+    l2 = np.int64(0)
+    nb = ry.shape[0]
     for y in range(h):
         row = rgb[y]
         g = grey[y]
+        crow = np.int32(0)
         for x in range(w):
             r = np.int32(row[x, 0])
             gg = np.int32(row[x, 1])
             b = np.int32(row[x, 2])
-            g[x] = (19595 * r + 38470 * gg + 7471 * b + 32768) >> 16
-            color += abs(r - gg) + abs(gg - b)
+            g[x] = np.uint8(np.int32(np.int32(19595) * r + np.int32(38470) * gg + np.int32(7471) * b
+                                     + np.int32(32768)) >> 16)
+            crow += np.int32(abs(np.int32(r - gg))) + np.int32(abs(np.int32(gg - b)))
+        color += crow
         for x in range(w):
             hist4[x & 3, g[x]] += 1
+        if colacc.shape[0] == w:  # disjoint blocks (h, w >= 32): column sums, reduced per block row
+            for x in range(w):
+                colacc[x] += np.int32(g[x])
+            i = row_block[y]
+            if y + 1 == ry[i, 1]:
+                for j in range(nb):
+                    sj = np.int64(0)
+                    for x in range(rx[j, 0], rx[j, 1]):
+                        sj += colacc[x]
+                    block_sums[i, j] = sj
+                colacc[:] = 0
+        if y >= 2 and w >= 3:
+            up = grey[y - 2]
+            mid = grey[y - 1]
+            s1 = np.int32(0)
+            s2 = np.int32(0)  # per row: |v| <= 1020, w * 1020**2 < 2**31 for w < 2064
+            for x in range(1, w - 1):
+                v = (np.int32(up[x]) + np.int32(g[x]) + np.int32(mid[x - 1]) + np.int32(mid[x + 1])
+                     - np.int32(4) * np.int32(mid[x]))
+                s1 += v
+                s2 += v * v if w < 2064 else 0
+            if w >= 2064:  # wide images: the squares in int64
+                s2 = 0
+                for x in range(1, w - 1):
+                    v = np.int64(np.int32(up[x]) + np.int32(g[x]) + np.int32(mid[x - 1])
+                                 + np.int32(mid[x + 1]) - np.int32(4) * np.int32(mid[x]))
+                    l2 += v * v
+            l1 += s1
+            l2 += s2
+    lap[0] = l1
+    lap[1] = l2
     return color
 
 
 @njit
-def _laplacian_sums(grey):
-    h, w = grey.shape
-    s1 = np.int64(0)
-    s2 = np.int64(0)
-    for y in range(1, h - 1):
-        up = grey[y - 1]
-        mid = grey[y]
-        dn = grey[y + 1]
-        for x in range(1, w - 1):
-            v = (np.int32(up[x]) + np.int32(dn[x]) + np.int32(mid[x - 1]) + np.int32(mid[x + 1])
-                 - 4 * np.int32(mid[x]))
-            s1 += v
-            s2 += v * v
-    return s1, s2
-
-
-@njit
-def _block_means(grey, ry, rx, out):
+def _block_sums(grey, ry, rx, out):
+    # Images under 32 pixels on a side: blocks overlap (repeat pixels), summed one by one.
     n = out.shape[0]
     for i in range(n):
         for j in range(n):
@@ -95,7 +125,7 @@ def _block_means(grey, ry, rx, out):
                 row = grey[y]
                 for x in range(rx[j, 0], rx[j, 1]):
                     s += row[x]
-            out[i, j] = s / ((ry[i, 1] - ry[i, 0]) * (rx[j, 1] - rx[j, 0]))
+            out[i, j] = s
 
 
 @njit
@@ -134,7 +164,17 @@ def measure(rgb: np.ndarray) -> tuple[np.ndarray, np.uint64]:
     grey = scratch("measure_grey", (h, w), np.uint8)
     hist4 = scratch("measure_hist", (4, 256), np.int64)
     hist4[:] = 0
-    color = _grey_pass(rgb, grey, hist4)
+    ry, rx = block_edges(h), block_edges(w)
+    sums = scratch("measure_block_sums", (HASH_GRID, HASH_GRID), np.int64)
+    sums[:] = 0
+    lap = scratch("measure_lap", (2,), np.int64)
+    fused = h >= HASH_GRID and w >= HASH_GRID
+    colacc = scratch("measure_colacc", (w if fused else 0,), np.int32)
+    colacc[:] = 0
+    row_block = np.repeat(np.arange(HASH_GRID), ry[:, 1] - ry[:, 0]) if fused else ry[:0, 0]
+    color = _fused_pass(rgb, grey, hist4, ry, rx, row_block, sums, colacc, lap)
+    if not fused:
+        _block_sums(grey, ry, rx, sums)
     hist = hist4.sum(axis=0)
     n = h * w
     levels = np.arange(256, dtype=np.int64)
@@ -145,13 +185,11 @@ def measure(rgb: np.ndarray) -> tuple[np.ndarray, np.uint64]:
     p = hist[hist > 0] / n
     entropy = float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
     if h >= 3 and w >= 3:
-        l1, l2 = _laplacian_sums(grey)
         m = (h - 2) * (w - 2)
-        lap_var = max(int(l2) / m - (int(l1) / m) ** 2, 0.0)
+        lap_var = max(int(lap[1]) / m - (int(lap[0]) / m) ** 2, 0.0)
     else:
         lap_var = 0.0
-    blocks = scratch("measure_blocks", (HASH_GRID, HASH_GRID), np.float64)
-    _block_means(grey, block_edges(h), block_edges(w), blocks)
+    blocks = sums / ((ry[:, 1] - ry[:, 0])[:, None] * (rx[:, 1] - rx[:, 0])[None, :])
     stats = np.array([mean, math.sqrt(var), entropy, lap_var, int(color) / n], np.float64)
     return stats, np.uint64(_phash(blocks, _DCT))
 

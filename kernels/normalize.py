@@ -1,8 +1,10 @@
 """Resize and normalise fused: the vertical pass writes float32 CHW straight into a batch slot.
 
-Values equal torchvision's ``Resize(BICUBIC)`` on a PIL image + ``ToTensor()`` + ``Normalize``
-bit for bit: the uint8 the vertical pass produces is Pillow's, and the float conversion performs
-torch's own float32 operations in its order, ``(v / 255 - mean) / std``, each correctly rounded.
+Values equal torchvision's ``Resize(BICUBIC)`` on a stock-Pillow image + ``ToTensor()`` +
+``Normalize`` bit for bit: the uint8 the vertical pass produces is stock Pillow's, and the float
+conversion performs torch's own float32 operations in its order, ``(v / 255 - mean) / std``, each
+correctly rounded, once per level into a (3, 256) table. ``normalize_into`` (no resize) goes through
+the same table; the Loader's Pillow backend uses it after Pillow(-SIMD)'s own resize.
 """
 from __future__ import annotations
 
@@ -69,12 +71,17 @@ def _planar_norm(tmp, mean, std, out):
 
 
 @njit
-def _hwc_norm(src, mean, std, out):
-    inv = np.float32(255.0)
+def _hwc_norm(src, lut, out):
+    # (H, W, 3) uint8 -> (3, H, W) float32 through the per-channel table: one load per value
     for y in range(src.shape[0]):
+        row = src[y]
+        o0 = out[0, y]
+        o1 = out[1, y]
+        o2 = out[2, y]
         for x in range(src.shape[1]):
-            for c in range(3):
-                out[c, y, x] = (np.float32(src[y, x, c]) / inv - mean[c]) / std[c]
+            o0[x] = lut[0, row[x, 0]]
+            o1[x] = lut[1, row[x, 1]]
+            o2[x] = lut[2, row[x, 2]]
 
 
 def resize_normalize_into(src_hwc_u8: np.ndarray, plan: Plan, out_chw_f32: np.ndarray,
@@ -102,7 +109,7 @@ def normalize_into(src_hwc_u8: np.ndarray, out_chw_f32: np.ndarray,
         raise ValueError(f"expected (H, W, 3) uint8, got {src_hwc_u8.shape} {src_hwc_u8.dtype}")
     _check_out(out_chw_f32, *src_hwc_u8.shape[:2])
     m, s = _constants(mean, std)
-    _hwc_norm(src_hwc_u8, m, s, out_chw_f32)
+    _hwc_norm(src_hwc_u8, _lut(m, s), out_chw_f32)
     return out_chw_f32
 
 

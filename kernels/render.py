@@ -21,7 +21,7 @@ BLOCK = 4           # pixels per side of the blocks filled from their corners
 _SLIVER = 1e-6      # mm: flush cuts leave zero-thickness skins from rounding; drop them
 
 
-@njit
+@njit(inline="always")  # one call site; array arguments cost refcounting per call
 def _crossings(px, py, dx, dy, c0, c1, kind, par, ts, nx, ny):
     """Crossings of the 2D line p + t d (d unit) with curves c0..c1: count, params, curve normals."""
     n = 0
@@ -61,7 +61,7 @@ def _crossings(px, py, dx, dy, c0, c1, kind, par, ts, nx, ny):
     return n
 
 
-@njit
+@njit(inline="always")  # one call site; array arguments cost refcounting per call
 def _prism(P, d, frs, e, w0, w1, c0, c1, kind, par, ts, nx, ny, o0, o1, on0, on1):
     """Intervals of ray P + t d inside extrusion ``e``; returns their count."""
     rx, ry, rz = P[0] - frs[e, 0, 0], P[1] - frs[e, 0, 1], P[2] - frs[e, 0, 2]
@@ -119,7 +119,7 @@ def _prism(P, d, frs, e, w0, w1, c0, c1, kind, par, ts, nx, ny, o0, o1, on0, on1
     return cnt
 
 
-@njit
+@njit(inline="always")  # one call site; array arguments cost refcounting per call
 def _combine(op, na, a0, a1, an0, an1, nb, b0, b1, bn0, bn1, r0, r1, rn0, rn1):
     """Boolean of two sorted interval lists: op 0/1 union, 2 difference (a - b), 3 intersection."""
     if nb == 0 and op != 3:                  # nothing to add or take away

@@ -2,7 +2,6 @@
 validate and labels; extend here rather than redeclaring an option in a command."""
 from __future__ import annotations
 
-import functools
 import sys
 import time
 from pathlib import Path

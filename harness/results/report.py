@@ -1,74 +1,39 @@
 """The dry-run report: every section of the seed's hand-written report, as a view of this run's tables."""
 from __future__ import annotations
 
-import json
 from collections import Counter
-from typing import Any
 
-import pyarrow as pa
 
+from harness.results.assessment import (section_caught, section_next_steps, section_pipeline, section_quality,
+                                        section_risk, section_versus_seed)
+from harness.results.format import col, fmt, md_table, min_mean_max
 from harness.results.plots import loss_plot  # noqa: F401  (re-exported for the dry run)
 from harness.results.summary import findings_by_check
-
-# What the seed's own data would have hit, and the check ids that catch it (first matching prefix).
-SEED_BLIND_SPOTS = (
-    ("answers with placeholder parameters (`...`)", ("record.placeholder_parameters",)),
-    ("answers longer than the context (cut without warning)", ("tokens.over_max_length",)),
-    ("the same model in train and val (leakage)", ("dataset.model_leakage",)),
-    ("an image copied across splits", ("dataset.image_copied_across_splits", "dataset.same_picture_across_splits")),
-    ("a prompt without `<image>` (the image is silently ignored)", ("labels.placeholders",)),
-    ("labels blanked by the chat template (loss 0.0 all run)", ("labels.blanked",)),
-)
-
-
-def _col(table: pa.Table, name: str) -> list:
-    return [v for v in table.column(name).to_pylist() if v is not None] if name in table.column_names else []
-
-
-def _mmm(values: list, fmt: str = "{:,.0f}") -> str:
-    if not values:
-        return "n/a"
-    return f"{fmt.format(min(values))} / {fmt.format(sum(values) / len(values))} / {fmt.format(max(values))}"
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(out)
-
-
-def _fmt(v: float | None, spec: str = ".4f") -> str:
-    return "n/a" if v is None else format(v, spec)
-
-
-def _count_checks(findings: pa.Table, prefixes: tuple[str, ...]) -> int:
-    return sum(1 for c in _col(findings, "check") if c.startswith(prefixes))
-
 
 def section_tests(tables) -> str:
     rows = [[t["test"], t["status"].upper(), f"{t['seconds']:.1f}", t["summary"]] for t in tables["tests"].to_pylist()]
     rules = ("Pass rules: test 1 fails on any error finding; test 2 fails when no image could be measured or no "
              "record is sound; test 3 fails when a batch has a wrong shape or dtype, a sample is lost, or a "
              "verified image-text pair does not match; test 4 fails unless the proxy converges (below).")
-    return "## Test suite summary\n\n" + _table(["test", "status", "seconds", "summary"], rows) + "\n\n" + rules
+    return "## Test suite summary\n\n" + md_table(["test", "status", "seconds", "summary"], rows) + "\n\n" + rules
 
 
 def section_validation(tables, checks) -> str:
     rec, img, fnd = tables["records"], tables["images"], tables["findings"]
-    splits = Counter(_col(rec, "split"))
+    splits = Counter(col(rec, "split"))
     sound = Counter(s for s, ok in zip(rec.column("split").to_pylist(), rec.column("sound").to_pylist()) if ok)
     lines = ["### Test 1: Dataset validation", ""]
-    lines.append(_table(["split", "records", "sound", "set aside (an error finding)"],
+    lines.append(md_table(["split", "records", "sound", "set aside (an error finding)"],
                         [[s, f"{splits[s]:,}", f"{sound[s]:,}", f"{splits[s] - sound[s]:,}"] for s in sorted(splits)]))
-    referenced = sum(1 for v in _col(img, "referenced") if v)
+    referenced = sum(1 for v in col(img, "referenced") if v)
     lines.append(f"\nImages: {img.num_rows:,} files measured ({referenced:,} referenced by records, "
                  f"{img.num_rows - referenced:,} unused); decoded by the numba kernel: "
-                 f"{sum(1 for p in _col(img, 'decode_path') if p == 'kernel'):,}, by Pillow: "
-                 f"{sum(1 for p in _col(img, 'decode_path') if p == 'pillow'):,}.")
+                 f"{sum(1 for p in col(img, 'decode_path') if p == 'kernel'):,}, by Pillow: "
+                 f"{sum(1 for p in col(img, 'decode_path') if p == 'pillow'):,}.")
     rows = findings_by_check(fnd.to_pylist())
     if rows:
         lines.append("\nFindings by check (`findings.arrow` has every row):\n")
-        lines.append(_table(["severity", "check", "count", "first message"],
+        lines.append(md_table(["severity", "check", "count", "first message"],
                             [[s, f"`{c}`", n, m.replace("|", "\\|")[:110]] for s, c, n, m in rows]))
     else:
         lines.append("\nNo findings.")
@@ -81,20 +46,20 @@ def section_statistics(tables, cfg) -> str:
     res = Counter(f"{r['width_px']}x{r['height_px']}" for r in ok)
     modes, formats = Counter(r["mode"] for r in ok), Counter(r["format"] for r in ok)
     sizes = [r["file_bytes"] / 1024 for r in img.to_pylist() if r["file_bytes"] is not None]
-    pc, ac = _col(rec, "prompt_chars"), _col(rec, "answer_chars")
-    pt, at = _col(rec, "prompt_tokens"), _col(rec, "answer_tokens")
-    turns = sum(_col(rec, "turns")) or 1
-    cut = _col(rec, "truncated_answer_tokens")
-    decoded = _col(img, "decoded_bytes")
+    pc, ac = col(rec, "prompt_chars"), col(rec, "answer_chars")
+    pt, at = col(rec, "prompt_tokens"), col(rec, "answer_tokens")
+    turns = sum(col(rec, "turns")) or 1
+    cut = col(rec, "truncated_answer_tokens")
+    decoded = col(img, "decoded_bytes")
     total_text = sum(pc) + sum(ac)
     lines = ["### Test 2: Data statistics", "", "**Image properties** (decoded images):", ""]
-    lines.append(f"- Resolution: " + ", ".join(f"{k} ({v:,})" for k, v in res.most_common(4)))
-    lines.append(f"- Colour mode: " + ", ".join(f"{k} ({v:,})" for k, v in modes.most_common()))
-    lines.append(f"- Format: " + ", ".join(f"{k} ({v:,})" for k, v in formats.most_common()))
-    lines.append(f"- File size min / mean / max: {_mmm(sizes, '{:.1f}')} KB")
+    lines.append("- Resolution: " + ", ".join(f"{k} ({v:,})" for k, v in res.most_common(4)))
+    lines.append("- Colour mode: " + ", ".join(f"{k} ({v:,})" for k, v in modes.most_common()))
+    lines.append("- Format: " + ", ".join(f"{k} ({v:,})" for k, v in formats.most_common()))
+    lines.append(f"- File size min / mean / max: {min_mean_max(sizes, '{:.1f}')} KB")
     lines += ["", "**Text statistics** (min / mean / max):", ""]
-    lines.append(f"- Prompts: {_mmm(pc)} chars; {_mmm(pt)} tokens")
-    lines.append(f"- Answers: {_mmm(ac)} chars; {_mmm(at)} tokens")
+    lines.append(f"- Prompts: {min_mean_max(pc)} chars; {min_mean_max(pt)} tokens")
+    lines.append(f"- Answers: {min_mean_max(ac)} chars; {min_mean_max(at)} tokens")
     lines.append(f"- Total text: {total_text:,} characters; {sum(pt) + sum(at):,} tokens; "
                  f"mean per turn {total_text / turns:,.0f} characters")
     lines.append(f"- Cut by `--max-length {cfg.checks.max_length}` with `--image-tokens {cfg.checks.image_tokens}`: "
@@ -107,7 +72,7 @@ def section_statistics(tables, cfg) -> str:
                  f"{3 * 4 * cfg.train_cfg.image_size ** 2 / 2**20:.2f} MiB")
     lines.append(f"- Whole dataset decoded: {sum(decoded) / 2**30:.2f} GiB")
     lines.append(f"- Text: {total_text / 2**20:.2f} MiB (characters as bytes, approximately)")
-    lines.append(f"- Disk (image files): {sum(_col(img, 'file_bytes')) / 2**20:.1f} MiB")
+    lines.append(f"- Disk (image files): {sum(col(img, 'file_bytes')) / 2**20:.1f} MiB")
     return "\n".join(lines)
 
 
@@ -119,7 +84,7 @@ def section_loader(loader) -> str:
         f"- Batches of {loader.batch_size}: {loader.batches:,} batches, {loader.samples:,} samples, every sound record",
         f"- Tensors: images {' x '.join(map(str, loader.image_shape))} {loader.image_dtype}; tokens "
         f"{' x '.join(map(str, loader.token_shape))} per sample (input_ids, attention_mask, labels)",
-        f"- Decode paths: " + (", ".join(f"{k} {v:,}" for k, v in loader.paths.items()) or "n/a"),
+        "- Decode paths: " + (", ".join(f"{k} {v:,}" for k, v in loader.paths.items()) or "n/a"),
         f"- Image-text pairing verified on {loader.pairs_checked} samples: {loader.pairs_ok} match (image "
         f"re-decoded by Pillow, max abs difference {loader.max_pixel_error:.4f} in normalised units; answer "
         f"bytes read back from the labels)",
@@ -136,7 +101,7 @@ def section_training(tables, cfg, train, analysis) -> str:
     for r in ep:
         d_t = "-" if prev is None else f"{r['train_loss'] - prev['train_loss']:+.4f}"
         d_v = "-" if prev is None or r["val_loss"] is None else f"{r['val_loss'] - prev['val_loss']:+.4f}"
-        rows.append([r["epoch"], f"{r['train_loss']:.4f}", _fmt(r["val_loss"]), d_t, d_v])
+        rows.append([r["epoch"], f"{r['train_loss']:.4f}", fmt(r["val_loss"]), d_t, d_v])
         prev = r
     return "\n".join([
         "### Test 4: Training simulation", "",
@@ -144,7 +109,7 @@ def section_training(tables, cfg, train, analysis) -> str:
         f"- Model: CNN-GRU proxy, {train.params:,} parameters; loss on answer tokens only",
         f"- Device: {train.device}; batch size {tc.batch_size}; epochs {tc.epochs}; lr {tc.lr}; seed {tc.seed}; "
         f"image {tc.image_size} px; token window {tc.seq_len}", "",
-        _table(["epoch", "train loss", "val loss", "Δ train", "Δ val"], rows), "",
+        md_table(["epoch", "train loss", "val loss", "Δ train", "Δ val"], rows), "",
         f"- First batch: {train.first_batch_seconds:.3f} s (warm-up: allocation, kernels)",
         f"- Steady-state batch: {train.steady_step_seconds:.3f} s (median); throughput "
         f"{train.samples_per_s:.1f} samples/s; waiting for data "
@@ -162,7 +127,7 @@ def section_convergence(a) -> str:
         "## Convergence analysis", "",
         f"- Train loss {a.train_losses[0]:.4f} → {a.train_losses[-1]:.4f}: reduction {a.train_reduction_pct:.1f}%, "
         f"total improvement {a.train_improvement:.4f}",
-        f"- Val loss: " + (f"{a.val_losses[0]:.4f} → {a.val_losses[-1]:.4f}: reduction {a.val_reduction_pct:.1f}%"
+        "- Val loss: " + (f"{a.val_losses[0]:.4f} → {a.val_losses[-1]:.4f}: reduction {a.val_reduction_pct:.1f}%"
                            if a.val_reduction_pct is not None else "n/a"),
         f"- Decreasing every epoch: train {'yes' if a.train_monotone else 'no'}, val "
         f"{'n/a' if a.val_monotone is None else ('yes' if a.val_monotone else 'no')}",
@@ -173,17 +138,17 @@ def section_convergence(a) -> str:
 def section_deviation(a) -> str:
     if a is None:
         return ""
-    gap_rows = [[i + 1, f"{t:.4f}", _fmt(v), _fmt(g, "+.4f"), _fmt(p, "+.1f") + "%"]
+    gap_rows = [[i + 1, f"{t:.4f}", fmt(v), fmt(g, "+.4f"), fmt(p, "+.1f") + "%"]
                 for i, (t, v, g, p) in enumerate(zip(a.train_losses, a.val_losses, a.gap, a.gap_pct))]
     fit = a.plateau
     plateau = ("not predicted (the fitted curve does not decay)" if fit is None or fit.epoch is None else
                f"epoch {fit.epoch} (fit a={fit.a:.3f}, b={fit.b:.3f}, tau={fit.tau:.2f}, rmse {fit.rmse:.4f})")
     return "\n".join([
-        "## Deviation & precision metrics", "", f"Last epoch's train batches: "
+        "## Deviation & precision metrics", "", "Last epoch's train batches: "
         + ", ".join(f"{x:.4f}" for x in a.last_epoch_batch_losses),
-        f"- Standard deviation: {_fmt(a.last_epoch_batch_std)}; coefficient of variation "
-        f"{_fmt(a.last_epoch_batch_cv_pct, '.1f')}%", "", "Train/val gap (val − train):", "",
-        _table(["epoch", "train", "val", "gap", "gap %"], gap_rows), "",
+        f"- Standard deviation: {fmt(a.last_epoch_batch_std)}; coefficient of variation "
+        f"{fmt(a.last_epoch_batch_cv_pct, '.1f')}%", "", "Train/val gap (val − train):", "",
+        md_table(["epoch", "train", "val", "gap", "gap %"], gap_rows), "",
         f"- Average improvement: {a.average_improvement_per_epoch:.4f} loss units per epoch",
         f"- Predicted plateau: {plateau}", f"- Method: {a.plateau_method}",
         "- Rules: " + "; ".join(a.rules[:3]),
@@ -196,14 +161,24 @@ def section_estimates(tables, cfg) -> str:
         return ""
     rows = [[r["basis"], r["scale"], f"{r['conversations']:,}", r["batch_size"], r["epochs"], f"{r['steps_per_epoch']:,}",
              f"{r['step_seconds']:.3f}", _duration(r["total_seconds"]), r["device"]] for r in est]
-    assumptions = sorted({r["assumption"] for r in est if r["assumption"]})
+    assumptions = _assumption_lines([r["assumption"] for r in est if r["assumption"]])
     return "\n".join([
         "## Estimated full training", "",
         "**This is the proxy model's time** (the ~650K-parameter CNN-GRU measured above), not the target "
         "model's: `harness bench` estimates the real model from its FLOPs.", "",
-        _table(["basis", "scale", "conversations", "batch", "epochs", "steps/epoch", "s/step", "total", "device"], rows),
+        md_table(["basis", "scale", "conversations", "batch", "epochs", "steps/epoch", "s/step", "total", "device"], rows),
         "", *[f"- {a}" for a in assumptions],
     ])
+
+
+def _assumption_lines(notes: list[str]) -> list[str]:
+    """Each distinct assumption once: rows repeat the shared formula and add their own scale rule."""
+    seen: list[str] = []
+    for n in notes:
+        for part in n.split("; "):
+            if part not in seen:
+                seen.append(part)
+    return seen
 
 
 def _duration(s: float) -> str:
@@ -214,25 +189,11 @@ def _duration(s: float) -> str:
     return f"{s / 3600:.1f} h"
 
 
-def section_caught(tables) -> str:
-    fnd = tables["findings"]
-    rows = [[label, _count_checks(fnd, ids), ", ".join(f"`{i}`" for i in ids)] for label, ids in SEED_BLIND_SPOTS]
-    return "## What the seed's report missed, checked here\n\n" + _table(["defect", "findings", "check"], rows)
-
-
-def section_risk(tables, analysis) -> str:
-    rows = findings_by_check(tables["findings"].to_pylist())
-    high = [f"`{c}` ({n}): {m[:90]}" for s, c, n, m in rows if s == "error"]
-    medium = [f"`{c}` ({n}): {m[:90]}" for s, c, n, m in rows if s == "warning"]
-    if analysis is not None and not analysis.converging:
-        high.append("the proxy model did not converge")
-    lines = ["## Risk assessment", ""]
-    lines.append("**High** (breaks or silently spoils training):" if high else "**High**: none found.")
-    lines += [f"- {h}" for h in high[:12]]
-    lines.append("")
-    lines.append("**Medium** (worth a look):" if medium else "**Medium**: none found.")
-    lines += [f"- {m}" for m in medium[:12]]
-    return "\n".join(lines)
+def _device_line(dev: dict) -> str:
+    if dev.get("cuda"):
+        return f"CUDA {dev['cuda']}"
+    return ("Apple MPS; " if dev.get("mps") else "") + f"CPU {dev.get('cpu')} x{dev.get('cpu_count')} " \
+        f"({dev.get('torch_threads')} torch threads)"
 
 
 def dryrun_report(*, cfg, paths, meta, tables, checks, loader, train, analysis) -> str:
@@ -243,15 +204,16 @@ def dryrun_report(*, cfg, paths, meta, tables, checks, loader, train, analysis) 
         f"# Dry run: {'FAILED' if failed else 'PASSED'} ({passed}/{len(tests)} tests passed)", "",
         f"- **Date (UTC)**: {meta['created_utc']}",
         f"- **Dataset**: train `{paths.train}`, val `{paths.val}`, images `{paths.images}`",
-        f"- **Tables**: findings, tests, images, records, batches, epochs, estimates (`*.arrow` beside this file)",
-        f"- **Run on**: {json.dumps(meta['device'])}; PIL {meta['pil']['name']} {meta['pil']['version']}; "
+        "- **Tables**: findings, tests, images, records, batches, epochs, estimates (`*.arrow` beside this file)",
+        f"- **Run on**: {_device_line(meta['device'])}; PIL {meta['pil']['name']} {meta['pil']['version']}; "
         f"harness {meta['versions']['harness']} (commit {str(meta.get('git_commit'))[:10]})",
     ]
     parts = [
         "\n".join(head), section_tests(tables), section_validation(tables, checks), section_statistics(tables, cfg),
-        section_loader(loader), section_training(tables, cfg, train, analysis), section_convergence(analysis),
-        section_deviation(analysis), section_estimates(tables, cfg), section_caught(tables),
-        section_risk(tables, analysis),
+        section_loader(loader), section_training(tables, cfg, train, analysis), section_quality(tables),
+        section_pipeline(tests, loader, train, analysis), section_estimates(tables, cfg),
+        section_convergence(analysis), section_deviation(analysis), section_versus_seed(train, analysis),
+        section_caught(tables), section_risk(tables, analysis), section_next_steps(tables, cfg),
         "## Conclusion\n\n" + ("Every test passed: the data, the loader and the training loop are sound at this "
                                "scale. Read the risk list before spending GPU hours." if not failed else
                                "At least one test failed: fix the high-risk findings above before training; "

@@ -1,0 +1,32 @@
+"""Small Markdown and table helpers shared by the report modules."""
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+
+def col(table: pa.Table, name: str) -> list:
+    return [v for v in table.column(name).to_pylist() if v is not None] if name in table.column_names else []
+
+
+def min_mean_max(values: list, fmt: str = "{:,.0f}") -> str:
+    if not values:
+        return "n/a"
+    return f"{fmt.format(min(values))} / {fmt.format(sum(values) / len(values))} / {fmt.format(max(values))}"
+
+
+def md_table(header: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def fmt(v: float | None, spec: str = ".4f") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def count_checks(findings: pa.Table, prefixes: tuple[str, ...]) -> int:
+    return sum(1 for c in col(findings, "check") if c.startswith(prefixes))
+
+
