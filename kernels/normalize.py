@@ -8,7 +8,7 @@ the same table; the Loader's Pillow backend uses it after Pillow(-SIMD)'s own re
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -113,4 +113,4 @@ def normalize_into(src_hwc_u8: np.ndarray, out_chw_f32: np.ndarray,
     return out_chw_f32
 
 
-__all__ = ["resize_normalize_into", "normalize_into"]
+__all__ = ["normalize_into", "resize_normalize_into"]

@@ -12,16 +12,17 @@ import math
 
 import numpy as np
 
-from kernels._jit import njit, prange
+from kernels._jit import njit
 
 MAX_CROSS = 128     # crossings of one ray with one profile
 MAX_SPANS = 64      # intervals kept per ray
 _TWO_PI = 2.0 * math.pi
 BLOCK = 4           # pixels per side of the blocks filled from their corners
+COARSE = 8          # pixels per side of the first, coarse grid (a multiple of BLOCK)
 _SLIVER = 1e-6      # mm: flush cuts leave zero-thickness skins from rounding; drop them
 
 
-@njit(inline="always")  # one call site; array arguments cost refcounting per call
+@njit
 def _crossings(px, py, dx, dy, c0, c1, kind, par, ts, nx, ny):
     """Crossings of the 2D line p + t d (d unit) with curves c0..c1: count, params, curve normals."""
     n = 0
@@ -61,7 +62,7 @@ def _crossings(px, py, dx, dy, c0, c1, kind, par, ts, nx, ny):
     return n
 
 
-@njit(inline="always")  # one call site; array arguments cost refcounting per call
+@njit
 def _prism(P, d, frs, e, w0, w1, c0, c1, kind, par, ts, nx, ny, o0, o1, on0, on1):
     """Intervals of ray P + t d inside extrusion ``e``; returns their count."""
     rx, ry, rz = P[0] - frs[e, 0, 0], P[1] - frs[e, 0, 1], P[2] - frs[e, 0, 2]
@@ -119,7 +120,7 @@ def _prism(P, d, frs, e, w0, w1, c0, c1, kind, par, ts, nx, ny, o0, o1, on0, on1
     return cnt
 
 
-@njit(inline="always")  # one call site; array arguments cost refcounting per call
+@njit
 def _combine(op, na, a0, a1, an0, an1, nb, b0, b1, bn0, bn1, r0, r1, rn0, rn1):
     """Boolean of two sorted interval lists: op 0/1 union, 2 difference (a - b), 3 intersection."""
     if nb == 0 and op != 3:                  # nothing to add or take away
@@ -193,40 +194,92 @@ def _ray(y, x, cam, frames, slabs, ops, cur_off, kind, par, rects, cr, sp, sn, P
     return a0[0]
 
 
-@njit(parallel=True)
-def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, depth, normal, hit):
+@njit
+def _flat(d00, d01, d10, d11, n00, n01, n10, n11, cam, k, px):
+    """Whether the four corners of a ``k``-pixel block lie on one smooth surface, so the block can be
+    filled from them: all hit; normals within about 11 degrees of each other (a crease that sharp is
+    never drawn as an edge); depths change across the block as the corner's plane predicts (within a
+    pixel: a step between parallel faces is not smooth) and with no twist."""
+    if math.isnan(d00) or math.isnan(d01) or math.isnan(d10) or math.isnan(d11):
+        return False
+    if abs(d00 + d11 - d01 - d10) >= 0.05 * px:
+        return False
+    for n in (n01, n10, n11):
+        if n00[0] * n[0] + n00[1] * n[1] + n00[2] * n[2] < 0.98:
+            return False
+    nd = n00[0] * cam[3, 0] + n00[1] * cam[3, 1] + n00[2] * cam[3, 2]
+    if abs(nd) < 0.05:
+        return False                          # a face seen nearly edge-on
+    gc = -(n00[0] * cam[1, 0] + n00[1] * cam[1, 1] + n00[2] * cam[1, 2]) / nd    # depth per column
+    gr = -(n00[0] * cam[2, 0] + n00[1] * cam[2, 1] + n00[2] * cam[2, 2]) / nd    # depth per row
+    return abs(d01 - d00 - k * gc) <= px and abs(d10 - d00 - k * gr) <= px
+
+
+@njit
+def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, detail, depth, normal, hit):
     """Cast one orthographic view. ``cam`` rows: pixel (0, 0) ray origin, step per column, step per row,
     ray direction. ``rects`` (E, 4): the pixel box (r0, r1, c0, c1) each extrusion can touch.
+    ``detail`` (coarse rows, coarse cols) bool: coarse blocks that hold a feature too small for the coarse
+    grid to see (``harness.cad.render.detail_mask``); they are always refined.
 
-    Rays are cast on a grid every ``BLOCK`` pixels first; a block whose four corners hit one plane
-    (equal normals, planar depths) or all miss is filled from them, any other block is cast pixel by pixel.
+    Three levels: rays every ``COARSE`` pixels; a coarse block that all misses or lies on one smooth
+    surface (see ``_flat``) and is not marked in ``detail`` is interpolated onto the ``BLOCK`` grid, any
+    other gets its ``BLOCK`` grid points cast. Then each ``BLOCK`` block is filled from its corners the same
+    way or cast pixel by pixel (its corner pixel reused). Returns the number of rays cast.
     """
     h, w = depth.shape
-    gh, gw = (h + BLOCK - 1) // BLOCK + 1, (w + BLOCK - 1) // BLOCK + 1
+    k = COARSE // BLOCK
+    ch, cw = (h + COARSE - 1) // COARSE, (w + COARSE - 1) // COARSE
+    gh, gw = ch * k + 1, cw * k + 1
     px = math.sqrt(cam[1, 0] ** 2 + cam[1, 1] ** 2 + cam[1, 2] ** 2)
     gd = np.empty((gh, gw))
-    gn = np.empty((gh, gw, 3))
-    for gi in prange(gh):
-        cr, sp, sn = np.empty((3, MAX_CROSS)), np.empty((6, MAX_SPANS)), np.empty((6, MAX_SPANS, 3))
-        P = np.empty(3)
-        for gj in range(gw):
+    gn = np.zeros((gh, gw, 3))
+    cr, sp, sn = np.empty((3, MAX_CROSS)), np.empty((6, MAX_SPANS)), np.empty((6, MAX_SPANS, 3))
+    P = np.empty(3)
+    rays = 0
+    for gi in range(0, gh, k):                # level 1: the coarse grid
+        for gj in range(0, gw, k):
+            rays += 1
             gd[gi, gj] = _ray(gi * BLOCK, gj * BLOCK, cam, frames, slabs, ops, cur_off, kind, par, rects,
                               cr, sp, sn, P, gn[gi, gj])
-    for bi in prange(gh - 1):
-        cr, sp, sn = np.empty((3, MAX_CROSS)), np.empty((6, MAX_SPANS)), np.empty((6, MAX_SPANS, 3))
-        P = np.empty(3)
+    for ci in range(ch):                      # level 2: the block grid inside each coarse block
+        for cj in range(cw):
+            i0, j0 = ci * k, cj * k
+            d00, d01, d10, d11 = gd[i0, j0], gd[i0, j0 + k], gd[i0 + k, j0], gd[i0 + k, j0 + k]
+            miss = math.isnan(d00) and math.isnan(d01) and math.isnan(d10) and math.isnan(d11)
+            smooth = miss or _flat(d00, d01, d10, d11, gn[i0, j0], gn[i0, j0 + k], gn[i0 + k, j0],
+                                   gn[i0 + k, j0 + k], cam, COARSE, px)
+            for a in range(k + 1):
+                for b in range(k + 1):
+                    if a % k == 0 and b % k == 0:
+                        continue              # a coarse corner, cast already
+                    gi, gj = i0 + a, j0 + b
+                    if (a == 0 and ci > 0) or (b == 0 and cj > 0):
+                        continue              # on the edge shared with the previous block: done there
+                    if smooth and not detail[ci, cj]:
+                        fy, fx = a / k, b / k
+                        if miss:
+                            gd[gi, gj] = np.nan
+                            continue
+                        gd[gi, gj] = ((1 - fy) * ((1 - fx) * d00 + fx * d01)
+                                      + fy * ((1 - fx) * d10 + fx * d11))
+                        for q in range(3):
+                            gn[gi, gj, q] = ((1 - fy) * ((1 - fx) * gn[i0, j0, q] + fx * gn[i0, j0 + k, q])
+                                             + fy * ((1 - fx) * gn[i0 + k, j0, q] + fx * gn[i0 + k, j0 + k, q]))
+                    else:
+                        rays += 1
+                        gd[gi, gj] = _ray(gi * BLOCK, gj * BLOCK, cam, frames, slabs, ops, cur_off, kind,
+                                          par, rects, cr, sp, sn, P, gn[gi, gj])
+    for bi in range(gh - 1):                  # level 3: pixels
         for bj in range(gw - 1):
             d00, d01, d10, d11 = gd[bi, bj], gd[bi, bj + 1], gd[bi + 1, bj], gd[bi + 1, bj + 1]
             miss = math.isnan(d00) and math.isnan(d01) and math.isnan(d10) and math.isnan(d11)
-            flat = False
-            if not (math.isnan(d00) or math.isnan(d01) or math.isnan(d10) or math.isnan(d11)):
-                # one smooth surface: depths nearly bilinear, normals within a few degrees
-                flat = abs(d00 + d11 - d01 - d10) < 0.05 * px
-                for q in range(3):
-                    g = gn[bi, bj, q]
-                    if (abs(gn[bi, bj + 1, q] - g) > 0.05 or abs(gn[bi + 1, bj, q] - g) > 0.05
-                            or abs(gn[bi + 1, bj + 1, q] - g) > 0.05):
-                        flat = False
+            flat = not miss and _flat(d00, d01, d10, d11, gn[bi, bj], gn[bi, bj + 1], gn[bi + 1, bj],
+                                      gn[bi + 1, bj + 1], cam, BLOCK, px)
+            same = flat
+            for q in range(3):
+                g = gn[bi, bj, q]
+                same = same and gn[bi, bj + 1, q] == g and gn[bi + 1, bj, q] == g and gn[bi + 1, bj + 1, q] == g
             for yy in range(BLOCK):
                 y = bi * BLOCK + yy
                 if y >= h:
@@ -242,6 +295,10 @@ def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, depth, normal, hit)
                         hit[y, x] = True
                         depth[y, x] = ((1 - fy) * ((1 - fx) * d00 + fx * d01)
                                        + fy * ((1 - fx) * d10 + fx * d11))
+                        if same:           # a plane: every pixel has the corners' normal
+                            for q in range(3):
+                                normal[y, x, q] = gn[bi, bj, q]
+                            continue
                         nn = 0.0
                         for q in range(3):
                             v = ((1 - fy) * ((1 - fx) * gn[bi, bj, q] + fx * gn[bi, bj + 1, q])
@@ -251,36 +308,58 @@ def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, depth, normal, hit)
                         nn = math.sqrt(nn)
                         for q in range(3):
                             normal[y, x, q] /= nn
+                    elif yy == 0 and xx == 0:  # the block's corner: cast on the grid already
+                        hit[y, x] = not math.isnan(d00)
+                        depth[y, x] = d00
+                        for q in range(3):
+                            normal[y, x, q] = gn[bi, bj, q]
                     else:
+                        rays += 1
                         dd = _ray(y, x, cam, frames, slabs, ops, cur_off, kind, par, rects,
                                   cr, sp, sn, P, normal[y, x])
                         hit[y, x] = not math.isnan(dd)
                         depth[y, x] = dd
+    return rays
 
 
-@njit(parallel=True)
+@njit
 def shade(depth, normal, hit, light, d, px, out):
-    """Grey by |n . light|, near-black where hit, normal or depth changes between neighbours."""
+    """Grey by |n . light|, near-black where hit, normal or depth changes between neighbours.
+
+    A pixel is an edge when a 4-neighbour differs in hit, or both hit and their normals part by more than
+    about 20 degrees, or their depths by more than the pixel's own allowance ``px * (3 + 2 * slope)``
+    (steep faces change depth fast). Each neighbour pair is looked at once, for both its pixels.
+    """
     h, w = depth.shape
-    for i in prange(h):
+    allow = np.empty((h, w))
+    edge = np.zeros((h, w), dtype=np.bool_)
+    for i in range(h):
         for j in range(w):
-            edge = False
-            for di, dj in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+            if hit[i, j]:
+                nd = abs(normal[i, j, 0] * d[0] + normal[i, j, 1] * d[1] + normal[i, j, 2] * d[2])
+                allow[i, j] = px * (3.0 + 2.0 * math.sqrt(max(0.0, 1.0 - nd * nd)) / max(nd, 0.05))
+    for i in range(h):
+        for j in range(w):
+            for di, dj in ((0, 1), (1, 0)):
                 y, x = i + di, j + dj
-                if y < 0 or y >= h or x < 0 or x >= w:
+                if y >= h or x >= w:
                     continue
                 if hit[i, j] != hit[y, x]:
-                    edge = True
+                    edge[i, j] = edge[y, x] = True
                 elif hit[i, j]:
                     dot = (normal[i, j, 0] * normal[y, x, 0] + normal[i, j, 1] * normal[y, x, 1]
                            + normal[i, j, 2] * normal[y, x, 2])
-                    nd = abs(normal[i, j, 0] * d[0] + normal[i, j, 1] * d[1] + normal[i, j, 2] * d[2])
-                    slope = math.sqrt(max(0.0, 1.0 - nd * nd)) / max(nd, 0.05)
-                    if dot < 0.94 or abs(depth[i, j] - depth[y, x]) > px * (3.0 + 2.0 * slope):
-                        edge = True
-                if edge:
-                    break
-            if edge:
+                    gap = abs(depth[i, j] - depth[y, x])
+                    if dot < 0.94:
+                        edge[i, j] = edge[y, x] = True
+                    else:
+                        if gap > allow[i, j]:
+                            edge[i, j] = True
+                        if gap > allow[y, x]:
+                            edge[y, x] = True
+    for i in range(h):
+        for j in range(w):
+            if edge[i, j]:
                 v = 35
             elif hit[i, j]:
                 lam = abs(normal[i, j, 0] * light[0] + normal[i, j, 1] * light[1]

@@ -10,8 +10,10 @@ from torchvision.transforms import InterpolationMode
 
 from harness.data.layout import resolve_dataset
 from harness.data.records import load_dataset
-from harness.loader import STAGES, Loader
+from harness.loader import STAGES, Loader, pick_resize_backend
+from harness.runinfo import pil_flavour
 from harness.text.proxy import IGNORE_INDEX, encode_sample
+from kernels import reference
 
 
 def _render(seed, size=96):
@@ -43,14 +45,23 @@ def folder(tmp_path_factory):
 
 
 def _reference(folder, name, size):
+    # stock Pillow's BICUBIC (kernels.reference, whichever PIL is installed), then torchvision's float ops
+    tf = T.Compose([T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)])
+    with Image.open(folder / "images" / name) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    return tf(Image.fromarray(reference.resize(rgb, size, size)))
+
+
+def _installed_pil(folder, name, size):
     tf = T.Compose([T.Resize((size, size), InterpolationMode.BICUBIC), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)])
     with Image.open(folder / "images" / name) as im:
         return tf(im.convert("RGB"))
 
 
-@pytest.mark.parametrize("workers", [0, 2])
-def test_batches_match_torchvision_and_count_decode_paths(folder, workers):
-    loader = Loader(folder, batch_size=4, image_size=64, workers=workers, max_length=48)
+@pytest.mark.parametrize("workers,backend", [(0, "numba"), (2, "numba"), (0, "pil"), (2, "auto")])
+def test_batches_match_torchvision_and_count_decode_paths(folder, workers, backend):
+    loader = Loader(folder, batch_size=4, image_size=64, workers=workers, max_length=48, resize_backend=backend)
+    exact = loader.resize_backend == "numba" or not pil_flavour()["simd"]
     assert len(loader) == 3
     seen = []
     for batch in loader:
@@ -62,9 +73,12 @@ def test_batches_match_torchvision_and_count_decode_paths(folder, workers):
         for row, idx in enumerate(batch["index"].tolist()):
             rec = loader.records[idx]
             want = _reference(folder, rec.image, 64)
-            assert (batch["images"][row] - want).abs().max().item() <= 2 / 255 / 0.5 + 1e-6
-            if rec.image.endswith(".png"):
-                assert torch.equal(batch["images"][row], want)  # the kernel path is bit-identical
+            diff = (batch["images"][row] - want).abs() * (255 * 0.5)   # in grey levels
+            assert diff.max().item() <= 2 + 1e-3 and diff.mean().item() <= 0.5
+            if rec.image.endswith(".png") and exact:
+                assert torch.equal(batch["images"][row], want)  # the numba kernel is bit-identical
+            if loader.resize_backend == "pil":   # the pil backend is the installed PIL's own resize
+                assert torch.equal(batch["images"][row], _installed_pil(folder, rec.image, 64))
             ids, labels = encode_sample(rec.prompt, rec.answer, 48)
             assert batch["input_ids"][row].tolist() == ids.tolist()
             assert batch["labels"][row].tolist() == labels.tolist()
@@ -118,3 +132,11 @@ def test_same_size_images_skip_resize_and_buffers_are_reused(folder):
     loader = Loader(ds, batch_size=1, image_size=96, workers=0, max_length=8, records=[ds.records["train"][1]])
     first = next(iter(loader))["images"][0]  # m1 is already 96x96: normalised without resampling
     assert torch.equal(first, _reference(folder, "m1_front.png", 96))
+
+
+def test_resize_backend_choice():
+    f = pil_flavour()
+    assert pick_resize_backend() == ("pil" if f["simd"] and f["cpu_avx2"] else "numba")
+    assert pick_resize_backend("numba") == "numba" and pick_resize_backend("pil") == "pil"
+    with pytest.raises(ValueError):
+        pick_resize_backend("opencv")

@@ -1,4 +1,5 @@
-"""kernels.resize against Pillow's BICUBIC (kernels.reference.resize): exact, over many size pairs."""
+"""kernels.resize against stock Pillow's BICUBIC (kernels.reference.resize, plain numpy): exact, over many
+size pairs; and the installed PIL (pillow-simd or Pillow) within the 2-level / 0.5-mean contract."""
 import os
 import subprocess
 import sys
@@ -6,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from harness.runinfo import pil_flavour
 from kernels import reference
 from kernels.resize import plan, resize
 
@@ -63,6 +65,7 @@ def test_jit_off_matches_pillow():
     code = """
 import numpy as np
 from kernels import _jit, reference
+from harness.runinfo import pil_flavour
 from kernels.resize import plan, resize
 assert not _jit.JIT_ENABLED
 rng = np.random.default_rng(0)
@@ -88,3 +91,25 @@ def test_random_size_pairs_follow_pillows_pass_order():
         vertical_first += p.vertical_first
         np.testing.assert_array_equal(resize(src, p), reference.resize(src, oh, ow), err_msg=str((h, w, oh, ow)))
     assert vertical_first > 10
+
+
+@pytest.mark.parametrize("h,w,oh,ow", [(512, 512, 384, 384), (300, 451, 384, 384), (64, 80, 200, 150)])
+def test_installed_pil_is_within_contract_of_stock_pillow(h, w, oh, ow):
+    # the Loader's "pil" backend: pillow-simd rounds differently from stock Pillow, by at most 2 levels
+    src = _image(h, w, 7)
+    got = reference.pil_resize(src, oh, ow).astype(np.int16)
+    diff = np.abs(got - reference.resize(src, oh, ow))
+    assert diff.max() <= 2 and diff.mean() <= 0.5
+    if not pil_flavour()["simd"]:
+        assert diff.max() == 0  # stock Pillow is the reference itself
+
+
+def test_reference_is_stock_pillows_fixed_point():
+    # a flat image stays flat; a step edge rings: the overshoot shows above 200, the undershoot is
+    # clamped to 0 (values checked against stock Pillow 13 through the earlier kernel, bit-exact)
+    flat = np.full((40, 40, 3), 77, np.uint8)
+    np.testing.assert_array_equal(reference.resize(flat, 30, 30), np.full((30, 30, 3), 77, np.uint8))
+    step = np.zeros((8, 8, 3), np.uint8)
+    step[:, 4:] = 200
+    row = reference.resize(step, 8, 6)[0, :, 0]
+    assert row.tolist() == [0, 0, 7, 193, 201, 200]

@@ -1,0 +1,97 @@
+"""Per-kernel milliseconds on CAD-like 512x512 renders, one core, peers measured in the same run.
+
+    python benchmarks/bench_kernels.py [--images 24] [--repeats 7]
+
+Rows: PNG decode (``kernels.png`` vs ``torchvision.io.decode_png``), resize 512 -> 384 bicubic +
+normalise to float32 CHW (numba kernel, the active PIL on the decoded buffer, the torchvision
+pipeline's resize + ToTensor + Normalize), and ``kernels.measure``. Each figure is the median over
+``--repeats`` interleaved rounds of the mean time per image; the resize rows also print the error
+against stock Pillow (``kernels.reference.resize``) in grey levels.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+
+import numba
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+from torchvision import transforms as T
+from torchvision.transforms import InterpolationMode
+
+from harness.loader import pil_resize_normalize_into
+from harness.runinfo import pil_flavour
+from kernels import png, reference
+from kernels.measure import measure
+from kernels.normalize import resize_normalize_into
+from kernels.resize import plan
+
+SIZE = 384
+
+
+def renders(n: int) -> list[bytes]:
+    from bench_loader import (
+        draw_render,  # one renderer for both benchmarks (run from benchmarks/)
+    )
+
+    out = []
+    for i in range(n):
+        buf = io.BytesIO()
+        draw_render(np.random.default_rng(i)).save(buf, format="PNG", optimize=True)
+        out.append(buf.getvalue())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=24)
+    ap.add_argument("--repeats", type=int, default=7)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+    datas = renders(a.images)
+    rgbs = [png.decode(d) for d in datas]
+    pils = [Image.fromarray(x) for x in rgbs]
+    p = plan(512, 512, SIZE, SIZE)
+    out = np.empty((3, SIZE, SIZE), np.float32)
+    half = (0.5, 0.5, 0.5)
+    tv_resize = T.Compose([T.Resize((SIZE, SIZE), InterpolationMode.BICUBIC), T.ToTensor(), T.Normalize(half, half)])
+    dec = np.empty((512, 512, 3), np.uint8)
+    kernels = {
+        "decode: kernels.png.decode_into": lambda i: png.decode_into(datas[i], dec),
+        "decode: torchvision.io.decode_png": lambda i: torchvision.io.decode_png(
+            torch.frombuffer(bytearray(datas[i]), dtype=torch.uint8), torchvision.io.ImageReadMode.RGB),
+        "resize+normalise: numba kernel": lambda i: resize_normalize_into(rgbs[i], p, out),
+        f"resize+normalise: {pil_flavour()['name']} frombuffer": lambda i: pil_resize_normalize_into(
+            rgbs[i], SIZE, out, half, half),
+        "resize+normalise: torchvision Resize+ToTensor+Normalize": lambda i: tv_resize(pils[i]),
+        "measure: kernels.measure": lambda i: measure(rgbs[i]),
+    }
+    runs: dict[str, list[float]] = {k: [] for k in kernels}
+    for r in range(a.repeats + 1):   # round 0 warms up (JIT, caches) and is dropped
+        for name, fn in kernels.items():   # interleaved: the load on a shared machine hits all alike
+            t0 = time.perf_counter()
+            for i in range(len(datas)):
+                fn(i)
+            if r:
+                runs[name].append((time.perf_counter() - t0) / len(datas))
+    print(f"{len(datas)} renders 512x512, one core, {pil_flavour()}, numba {numba.__version__}")
+    for name, ts in runs.items():
+        print(f"{name:58s} {statistics.median(ts) * 1e3:7.3f} ms/image")
+    errs = {"numba kernel": [], "active PIL": []}
+    for x in rgbs:
+        want = reference.resize(x, SIZE, SIZE).astype(np.int16)
+        resize_normalize_into(x, p, out)
+        errs["numba kernel"].append(np.abs(np.rint(out * 127.5 + 127.5).transpose(1, 2, 0) - want))
+        errs["active PIL"].append(np.abs(reference.pil_resize(x, SIZE, SIZE) - want))
+    for name, e in errs.items():
+        e = np.stack(e)
+        print(f"vs stock Pillow BICUBIC, {name:13s}: max {e.max():.0f} levels, mean {e.mean():.4f}")
+
+
+if __name__ == "__main__":
+    main()
