@@ -263,9 +263,15 @@ def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, detail, depth, norm
                             continue
                         gd[gi, gj] = ((1 - fy) * ((1 - fx) * d00 + fx * d01)
                                       + fy * ((1 - fx) * d10 + fx * d11))
+                        nn = 0.0
                         for q in range(3):
-                            gn[gi, gj, q] = ((1 - fy) * ((1 - fx) * gn[i0, j0, q] + fx * gn[i0, j0 + k, q])
-                                             + fy * ((1 - fx) * gn[i0 + k, j0, q] + fx * gn[i0 + k, j0 + k, q]))
+                            v = ((1 - fy) * ((1 - fx) * gn[i0, j0, q] + fx * gn[i0, j0 + k, q])
+                                 + fy * ((1 - fx) * gn[i0 + k, j0, q] + fx * gn[i0 + k, j0 + k, q]))
+                            gn[gi, gj, q] = v
+                            nn += v * v
+                        nn = math.sqrt(nn)
+                        for q in range(3):
+                            gn[gi, gj, q] /= nn
                     else:
                         rays += 1
                         gd[gi, gj] = _ray(gi * BLOCK, gj * BLOCK, cam, frames, slabs, ops, cur_off, kind,
