@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def main() -> int:
     t0 = time.perf_counter()
     if args.dataset is None:
         from harness.cad.synth import synthesize
-        args.dataset = args.out / "dataset"
+        args.dataset = Path(tempfile.mkdtemp(prefix="cuda-check-")) / "dataset"   # kept out of --out
         synthesize(SynthConfig(out=args.dataset, models=args.models, overwrite=True))
         print(f"dataset: {args.models} models in {time.perf_counter() - t0:.0f} s")
     res = run_bench(BenchConfig(dataset=args.dataset, batch_sizes=(2, 4, 8), steps=20, warmup=3,

@@ -9,91 +9,32 @@ epoch would see.
 """
 from __future__ import annotations
 
-import io
 import statistics
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
 
+from harness.bench_torchvision import LOADER_STAGES, torchvision_loader
 from harness.config import BenchConfig
 from harness.data.layout import safe_image_path
-from harness.train.loop import (BATCH_KEYS, peak_memory, pick_device, seed_everything, set_threads,
-                                synchronize, use_compile)
+from harness.train.loop import (
+    BATCH_KEYS,
+    peak_memory,
+    pick_device,
+    seeded,
+    set_threads,
+    synchronize,
+    use_compile,
+)
 from harness.train.model import ProxyVLM
 
 Progress = Callable[[str], None]
-LOADER_STAGES = ("read_bytes", "decode", "resize_normalize", "collate_pin")
 STEP_STAGES = ("data_wait", "h2d", "forward", "backward", "optimizer")
-SIGLIP_MEAN = SIGLIP_STD = (0.5, 0.5, 0.5)   # what the target's SigLIP processor and the Loader use
-
-
-# The torchvision peer ------------------------------------------------------------------------------
-class TorchvisionSamples(torch.utils.data.Dataset):
-    """The usual ImageFolder-style pipeline: PIL open, RGB, Resize bicubic, ToTensor, Normalize; the
-    same proxy tokens as the Loader. Per-sample stage times are kept when it runs in this process."""
-
-    def __init__(self, root: Path, records: list, image_size: int, max_length: int) -> None:
-        from torchvision import transforms as T
-
-        self.root, self.records, self.max_length = root, records, max_length
-        self.resize = T.Resize((image_size, image_size), interpolation=T.InterpolationMode.BICUBIC)
-        self.to_tensor = T.ToTensor()
-        self.normalize = T.Normalize(SIGLIP_MEAN, SIGLIP_STD)
-        self.times: dict[str, list[float]] = {s: [] for s in LOADER_STAGES[:3]}
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, i: int) -> dict:
-        from PIL import Image
-
-        from harness.text.proxy import PAD, encode_sample
-
-        r = self.records[i]
-        t0 = time.perf_counter()
-        data = safe_image_path(self.root, r.image).read_bytes()
-        t1 = time.perf_counter()
-        img = Image.open(io.BytesIO(data)).convert("RGB")
-        t2 = time.perf_counter()
-        x = self.normalize(self.to_tensor(self.resize(img)))
-        t3 = time.perf_counter()
-        for stage, dt in zip(LOADER_STAGES, (t1 - t0, t2 - t1, t3 - t2)):
-            self.times[stage].append(dt)
-        ids, labels = encode_sample(r.prompt, r.answer, self.max_length)
-        ids_t = torch.from_numpy(ids)
-        return {"images": x, "input_ids": ids_t, "attention_mask": (ids_t != PAD).long(),
-                "labels": torch.from_numpy(labels), "index": r.index}
-
-
-class _TimedCollate:
-    """default_collate, timed (in this process only when workers == 0)."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-
-    def __call__(self, items: list[dict]) -> dict:
-        t0 = time.perf_counter()
-        out = torch.utils.data.default_collate(items)
-        self.times.append(time.perf_counter() - t0)
-        return out
-
-
-def torchvision_loader(dataset: Any, *, split: str = "train", batch_size: int = 8, image_size: int = 384,
-                       workers: int = 0, shuffle: bool = False, seed: int = 0, pin_memory: bool | None = None,
-                       drop_last: bool = False, max_length: int = 2048,
-                       records: list | None = None) -> torch.utils.data.DataLoader:
-    """A DataLoader with the Loader's parameters, so either can feed ``simulate`` or the bench."""
-    recs = records if records is not None else dataset.records[split]
-    ds = TorchvisionSamples(dataset.images, recs, image_size, max_length)
-    g = torch.Generator().manual_seed(seed)
-    pin = torch.cuda.is_available() if pin_memory is None else pin_memory
-    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g,
-                                       num_workers=workers, pin_memory=pin, drop_last=drop_last,
-                                       collate_fn=_TimedCollate(), persistent_workers=False)
 
 
 # Measurement ---------------------------------------------------------------------------------------
@@ -144,7 +85,14 @@ def per_batch(per_sample: list[float], sizes: list[int]) -> list[float]:
 def time_torchvision(dataset: Any, records: list, cfg: BenchConfig, bs: int, pin: bool) -> LoaderRun:
     loader = torchvision_loader(dataset, batch_size=bs, image_size=cfg.image_size, workers=cfg.workers,
                                 pin_memory=pin, max_length=cfg.seq_len, records=records)
-    run = time_loader(loader, cfg.warmup)
+    # DataLoader workers run with one torch thread; in-process (workers=0) we do the same, since its
+    # per-image tensor ops measured 25x slower with 2 intra-op threads on a busy 2-core machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run = time_loader(loader, cfg.warmup)
+    finally:
+        torch.set_num_threads(threads)
     if cfg.workers == 0:     # stage times were recorded in this process
         ds, coll = loader.dataset, loader.collate_fn
         sizes = [min(bs, len(records) - i) for i in range(0, len(records), bs)]
@@ -281,16 +229,16 @@ def measure_batch_size(dataset: Any, records: list, cfg: BenchConfig, bs: int, d
     tv_run = time_torchvision(dataset, recs, cfg, bs, pin)
 
     def step_run(compile_it: bool) -> StepRun:
-        seed_everything(cfg.seed, device)
-        model = ProxyVLM().to(device)
-        loss_fn = torch.compile(model.loss) if compile_it else model.loss
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        loader = Loader(dataset, split=recs[0].split, batch_size=bs, image_size=cfg.image_size,
-                        workers=cfg.workers, shuffle=False, seed=cfg.seed, pin_memory=pin, drop_last=False,
-                        max_length=cfg.seq_len, records=recs)
-        return time_training(loader, loss_fn, torch.optim.AdamW(model.parameters(), lr=cfg.lr), device,
-                             cfg.warmup)
+        with seeded(cfg.seed, device):
+            model = ProxyVLM().to(device)
+            loss_fn = torch.compile(model.loss) if compile_it else model.loss
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            loader = Loader(dataset, split=recs[0].split, batch_size=bs, image_size=cfg.image_size,
+                            workers=cfg.workers, shuffle=False, seed=cfg.seed, pin_memory=pin,
+                            drop_last=False, max_length=cfg.seq_len, records=recs)
+            return time_training(loader, loss_fn, torch.optim.AdamW(model.parameters(), lr=cfg.lr), device,
+                                 cfg.warmup)
 
     progress(f"batch {bs}: training step (eager)")
     eager = step_run(False)

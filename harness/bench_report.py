@@ -19,7 +19,7 @@ def _table(rows, sch, meta):
     return rows_to_table(rows, schema.with_metadata(sch, meta))
 
 
-def write_outputs(res: "BenchResult", cfg: "BenchConfig") -> None:
+def write_outputs(res: BenchResult, cfg: BenchConfig) -> None:
     res.files["bench"] = write_table(res.out / "bench.arrow", _table(res.rows, schema.BENCH, res.meta))
     res.files["estimates"] = write_table(res.out / "estimates.arrow",
                                          _table(res.estimates, schema.ESTIMATES, res.meta))
@@ -46,17 +46,17 @@ def _rows(res, **match):
     return [r for r in res.rows if all(r[k] == v for k, v in match.items())]
 
 
-def report(res: "BenchResult", cfg: "BenchConfig") -> str:
+def report(res: BenchResult, cfg: BenchConfig) -> str:
     lines = [f"# harness bench ({res.device})", "",
-             f"Dataset: {cfg.dataset or 'default synthetic DeepCAD 1K'}; batch sizes "
+             (f"Dataset: {cfg.dataset or 'default synthetic DeepCAD 1K'}; batch sizes "
              f"{', '.join(map(str, cfg.batch_sizes))}; {cfg.steps} timed batches after {cfg.warmup} warm-up; "
-             f"workers {cfg.workers}; image {cfg.image_size} px; proxy tokens {cfg.seq_len}.", "",
-             "Method: `perf_counter` around each stage with the device synchronised; median and p90 over the "
+             f"workers {cfg.workers}; image {cfg.image_size} px; proxy tokens {cfg.seq_len}."), "",
+             ("Method: `perf_counter` around each stage with the device synchronised; median and p90 over the "
              "timed batches; loader throughput = timed samples / timed seconds with the loader alone. "
-             f"Compilation: {res.compile_note}.", "",
+             f"Compilation: {res.compile_note}."), "",
              "## Throughput", "",
-             "| batch | harness loader samples/s | torchvision loader samples/s | ratio | train step samples/s "
-             "| compiled step samples/s | data-wait share | peak memory | bottleneck |",
+             ("| batch | harness loader samples/s | torchvision loader samples/s | ratio | train step samples/s "
+             "| compiled step samples/s | data-wait share | peak memory | bottleneck |"),
              "|---|---|---|---|---|---|---|---|---|"]
     for b in res.batches:
         h = _rows(res, batch_size=b.batch_size, stage="loader", pipeline="harness")[0]
@@ -70,10 +70,10 @@ def report(res: "BenchResult", cfg: "BenchConfig") -> str:
                      f"{h['ratio_vs_baseline']:.2f}x | {st['samples_per_s']:.1f} | - |")
         lines[-1] += (f" {st['data_wait_share']:.0%} | {st['peak_memory_bytes'] / 2**20:.0f} MiB "
                       f"({b.eager.peak_memory_kind}) | {b.bottleneck} |")
-    lines += ["", "Ratio = harness loader samples/s / torchvision loader samples/s (same records, batch size "
+    lines += ["", ("Ratio = harness loader samples/s / torchvision loader samples/s (same records, batch size "
               "and workers, same run). Bottleneck = the stage with the largest median per batch (loader "
               "stages divided by the worker count, as they overlap the step). Train-step samples/s = batch "
-              "/ median whole step, data wait included.", ""]
+              "/ median whole step, data wait included."), ""]
     lines += _stage_tables(res)
     lines += _estimate_tables(res, cfg)
     lines += ["", "## Plots", "", "![throughput](throughput.png)", "", "![stages](stages.png)", ""]
@@ -127,11 +127,11 @@ def _estimate_tables(res, cfg) -> list[str]:
                          f"{'yes' if r['loader_keeps_up'] else 'no'} |")
     if target:
         common = target[0]["assumption"].split("; time =")[0]
-        lines += ["", f"Assumption: {common}; time = FLOPs / (MFU x the device's dense 16-bit peak); samples/s "
-                  "needed = MFU x peak / FLOPs per sample.",
-                  "Every scale and batch size is in estimates.arrow; target time does not depend on the batch "
+        lines += ["", (f"Assumption: {common}; time = FLOPs / (MFU x the device's dense 16-bit peak); samples/s "
+                  "needed = MFU x peak / FLOPs per sample."),
+                  ("Every scale and batch size is in estimates.arrow; target time does not depend on the batch "
                   "size in this FLOPs model. The loader figure is this machine's harness loader at that batch "
-                  "size with the given workers."]
+                  "size with the given workers.")]
     return lines
 
 
@@ -170,6 +170,8 @@ def stages_plot(res):
     fig, ax = plt.subplots(figsize=(6, 4))
     bottom = [0.0] * len(bss)
     for stage in STAGE_ORDER:
+        if stage == "data_wait":     # with in-process loading it is the loader stages again: not stacked twice
+            continue
         ys = [_rows(res, batch_size=bs, stage=stage, pipeline="harness", compiled=False) for bs in bss]
         if not any(ys):
             continue
@@ -178,7 +180,7 @@ def stages_plot(res):
         bottom = [a + v for a, v in zip(bottom, vals)]
     ax.set_xlabel("batch size")
     ax.set_ylabel("median ms per batch")
-    ax.set_title("Stage breakdown (harness, eager)")
+    ax.set_title("Stage breakdown (harness loader stages + eager step)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     path = res.out / "stages.png"

@@ -131,7 +131,7 @@ class ValidateConfig:
     images: Path | None = None
     out: Path | None = None
     checks: CheckConfig = field(default_factory=CheckConfig)
-    workers: int | None = None         # default: every core (1: in this process, no Ray)
+    workers: int | None = None         # default: every core, in-process below 3,000 records (1: no Ray)
     ray_address: str | None = None     # join this cluster; its nodes read the images at the same path
     ship_bytes: bool = False           # the driver reads the images and ships their bytes to the workers
 

@@ -76,6 +76,23 @@ def _run_on_node(fn: Callable[[Any], Any], chunk: Any) -> tuple[Any, str]:
     return fn(chunk), ray.get_runtime_context().get_node_id()
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Raise UsageError unless something listens at a ``host:port`` (or ``ray://host:port``) address:
+    ray.init keeps retrying an unreachable cluster for minutes, silently."""
+    import socket
+
+    from harness.errors import UsageError
+
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():   # "auto" and other forms: left to Ray
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise UsageError(f"no Ray cluster reachable at {address}: {e}") from None
+
+
 class RayExecutor(Executor):
     """Chunks as Ray tasks, a bounded number in flight, results in completion order.
 
@@ -102,7 +119,7 @@ class RayExecutor(Executor):
         if workers is not None and workers < 1:
             raise ValueError("workers must be at least 1")
         t0 = time.perf_counter()
-        # Quiet and quick to start; loopback stays loopback (see docs/ARCHITECTURE.md, "Ray").
+        # Usage statistics off: no network call at start-up.
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         import ray
 
@@ -127,6 +144,7 @@ class RayExecutor(Executor):
                      object_store_memory=object_store_bytes)
             self.started_here = True
         else:
+            _check_reachable(address)
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
             self.started_here = True
         if callable(sigterm) and signal.getsignal(signal.SIGTERM) is not sigterm:

@@ -29,6 +29,9 @@ from harness.results.write import write_json, write_table
 
 Progress = Callable[[str], None]
 TABLES = ("findings", "tests", "images", "records")
+# Default: in this process below this many records. Ray costs ~5 s to start on 2 cores, and one core
+# measures ~300 images/s: a second core only pays for itself from about 3,000 images.
+LOCAL_BELOW_RECORDS = 3000
 
 
 @dataclass
@@ -96,16 +99,19 @@ def validate(cfg: ValidateConfig, progress: Progress = _noop) -> ValidateResult:
     paths = resolve_dataset(root, train=cfg.train, val=cfg.val, images=cfg.images)
     out = Path(cfg.out) if cfg.out else _default_out()
 
-    # The executor first: its workers warm up (imports, JIT caches) while the driver runs record checks.
+    dataset = load_dataset(paths)
+    n_records = sum(len(v) for v in dataset.records.values())
+    progress(f"loaded {n_records:,} records from {paths.train.parent}")
+    workers = cfg.workers
+    if workers is None and cfg.ray_address is None and n_records < LOCAL_BELOW_RECORDS:
+        workers = 1   # a private Ray's start-up would cost more than a second core saves
+    # The executor before the checks: Ray workers warm up (imports, JIT caches) during the record checks.
     started = time.perf_counter()
-    inner = make_executor(workers=cfg.workers, ray_address=cfg.ray_address,
-                          preload=("harness.checks.image_pass",))
+    inner = make_executor(workers=workers, ray_address=cfg.ray_address, preload=("harness.checks.image_pass",))
     meter = MeteredExecutor(ShippingExecutor(inner, paths.images) if cfg.ship_bytes else inner,
                             init_seconds=time.perf_counter() - started)
     with meter:  # closed (Ray shut down, if this run started it) however the run ends, Ctrl-C included
         progress(f"executor: {meter.name} ({meter.init_seconds:.1f}s to start)")
-        dataset = load_dataset(paths)
-        progress(f"loaded {sum(len(v) for v in dataset.records.values()):,} records from {paths.train.parent}")
         checks = run_checks(dataset, cfg.checks, executor=meter, progress=_every_tenth(progress))
     wall = time.perf_counter() - t0
 

@@ -116,3 +116,25 @@ def measure(rgb: np.ndarray) -> tuple[np.ndarray, int]:
     low = np.floor((d @ blocks @ d.T).ravel() * 1e6 + 0.5)
     bits = low > np.median(low[1:])
     return stats, int(sum(1 << i for i in range(bits.size) if bits[i]))
+
+
+def render_shade(depth: np.ndarray, normal: np.ndarray, hit: np.ndarray, light: np.ndarray, d: np.ndarray,
+                 px: float) -> np.ndarray:
+    """Twin of ``kernels.render.shade`` with whole-array numpy: grey by |n . light|, 35 on edges, 255 off."""
+    n = np.where(hit[..., None], normal, 0.0)
+    z = np.where(hit, depth, 0.0)
+    nd = np.abs(n @ d)
+    allow = px * (3.0 + 2.0 * np.sqrt(np.maximum(0.0, 1.0 - nd * nd)) / np.maximum(nd, 0.05))
+    edge = np.zeros(hit.shape, dtype=bool)
+    # each pair of 4-neighbours (a, b): b one row below a, then b one column right of a
+    for a_idx, b_idx in (((slice(None, -1), slice(None)), (slice(1, None), slice(None))),
+                         ((slice(None), slice(None, -1)), (slice(None), slice(1, None)))):
+        ha, hb = hit[a_idx], hit[b_idx]
+        both = ha & hb
+        differ = (ha != hb) | (both & ((n[a_idx] * n[b_idx]).sum(-1) < 0.94))
+        gap = np.abs(z[a_idx] - z[b_idx])
+        edge[a_idx] |= differ | (both & (gap > allow[a_idx]))
+        edge[b_idx] |= differ | (both & (gap > allow[b_idx]))
+    grey = np.where(hit, (105.0 + 125.0 * np.abs(n @ light)).astype(np.int64), 255)
+    grey = np.where(edge, 35, grey).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)

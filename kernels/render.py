@@ -172,21 +172,25 @@ def _ray(y, x, cam, frames, slabs, ops, cur_off, kind, par, rects, cr, sp, sn, P
     d = cam[3]
     for q in range(3):
         P[q] = cam[0, q] + x * cam[1, q] + y * cam[2, q]
-    na = 0
+    na = cur_off[0] * 0          # an int64, not the literal 0: one compiled _combine serves every call
     for e in range(ops.shape[0]):
+        op = ops[e]
         inside = rects[e, 0] <= y < rects[e, 1] and rects[e, 2] <= x < rects[e, 3]
-        if not inside and ops[e] != 3:
+        if not inside and op != 3:
             continue                 # an empty operand changes nothing but an intersection
         nb = 0
         if inside:
             nb = _prism(P, d, frames, e, slabs[e, 0], slabs[e, 1], cur_off[e], cur_off[e + 1],
                         kind, par, ts, nx, ny, b0, b1, bn0, bn1)
-        n = _combine(ops[e], na, a0, a1, an0, an1, nb, b0, b1, bn0, bn1, r0, r1, rn0, rn1)
-        for k in range(n):
-            a0[k], a1[k] = r0[k], r1[k]
-            for c in range(3):
-                an0[k, c], an1[k, c] = rn0[k, c], rn1[k, c]
-        na = n
+        if nb == 0 and op != 3:
+            continue
+        if na == 0:
+            if op <= 1:              # nothing yet: the union is the new operand; swap the lists in
+                a0, a1, an0, an1, b0, b1, bn0, bn1 = b0, b1, bn0, bn1, a0, a1, an0, an1
+                na = nb
+            continue                 # nothing to cut from or intersect with
+        na = _combine(op, na, a0, a1, an0, an1, nb, b0, b1, bn0, bn1, r0, r1, rn0, rn1)
+        a0, a1, an0, an1, r0, r1, rn0, rn1 = r0, r1, rn0, rn1, a0, a1, an0, an1
     if na == 0:
         return np.nan
     for c in range(3):
@@ -219,8 +223,9 @@ def _flat(d00, d01, d10, d11, n00, n01, n10, n11, cam, k, px):
 def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, detail, depth, normal, hit):
     """Cast one orthographic view. ``cam`` rows: pixel (0, 0) ray origin, step per column, step per row,
     ray direction. ``rects`` (E, 4): the pixel box (r0, r1, c0, c1) each extrusion can touch.
-    ``detail`` (coarse rows, coarse cols) bool: coarse blocks that hold a feature too small for the coarse
-    grid to see (``harness.cad.render.detail_mask``); they are always refined.
+    ``detail`` (coarse rows, coarse cols) uint8 (``harness.cad.render.detail_mask``): coarse blocks that
+    hold a feature too small for the coarse grid (1: always cast their ``BLOCK`` grid) or for the ``BLOCK``
+    grid (2: always cast every pixel).
 
     Three levels: rays every ``COARSE`` pixels; a coarse block that all misses or lies on one smooth
     surface (see ``_flat``) and is not marked in ``detail`` is interpolated onto the ``BLOCK`` grid, any
@@ -237,6 +242,7 @@ def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, detail, depth, norm
     cr, sp, sn = np.empty((3, MAX_CROSS)), np.empty((6, MAX_SPANS)), np.empty((6, MAX_SPANS, 3))
     P = np.empty(3)
     rays = 0
+    step_c, step_b = float(COARSE), float(BLOCK)   # floats, not literals: one compiled _flat serves both
     for gi in range(0, gh, k):                # level 1: the coarse grid
         for gj in range(0, gw, k):
             rays += 1
@@ -248,7 +254,7 @@ def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, detail, depth, norm
             d00, d01, d10, d11 = gd[i0, j0], gd[i0, j0 + k], gd[i0 + k, j0], gd[i0 + k, j0 + k]
             miss = math.isnan(d00) and math.isnan(d01) and math.isnan(d10) and math.isnan(d11)
             smooth = miss or _flat(d00, d01, d10, d11, gn[i0, j0], gn[i0, j0 + k], gn[i0 + k, j0],
-                                   gn[i0 + k, j0 + k], cam, COARSE, px)
+                                   gn[i0 + k, j0 + k], cam, step_c, px)
             for a in range(k + 1):
                 for b in range(k + 1):
                     if a % k == 0 and b % k == 0:
@@ -256,7 +262,7 @@ def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, detail, depth, norm
                     gi, gj = i0 + a, j0 + b
                     if (a == 0 and ci > 0) or (b == 0 and cj > 0):
                         continue              # on the edge shared with the previous block: done there
-                    if smooth and not detail[ci, cj]:
+                    if smooth and detail[ci, cj] == 0:
                         fy, fx = a / k, b / k
                         if miss:
                             gd[gi, gj] = np.nan
@@ -279,9 +285,10 @@ def cast(cam, frames, slabs, ops, cur_off, kind, par, rects, detail, depth, norm
     for bi in range(gh - 1):                  # level 3: pixels
         for bj in range(gw - 1):
             d00, d01, d10, d11 = gd[bi, bj], gd[bi, bj + 1], gd[bi + 1, bj], gd[bi + 1, bj + 1]
-            miss = math.isnan(d00) and math.isnan(d01) and math.isnan(d10) and math.isnan(d11)
-            flat = not miss and _flat(d00, d01, d10, d11, gn[bi, bj], gn[bi, bj + 1], gn[bi + 1, bj],
-                                      gn[bi + 1, bj + 1], cam, BLOCK, px)
+            close = detail[bi // k, bj // k] >= 2
+            miss = not close and math.isnan(d00) and math.isnan(d01) and math.isnan(d10) and math.isnan(d11)
+            flat = not close and not miss and _flat(d00, d01, d10, d11, gn[bi, bj], gn[bi, bj + 1], gn[bi + 1, bj],
+                                      gn[bi + 1, bj + 1], cam, step_b, px)
             same = flat
             for q in range(3):
                 g = gn[bi, bj, q]

@@ -31,7 +31,7 @@ def test_bench_cli_writes_tables_report_and_plots(tiny_root, tmp_path):
             assert (stage, "harness") in stages and (stage, "torchvision") in stages
         for stage in ("h2d", "forward", "backward", "optimizer", "data_wait", "train_step"):
             assert (stage, "harness") in stages
-        step = [x for x in rows if x["batch_size"] == bs and x["stage"] == "train_step"][0]
+        step = next(x for x in rows if x["batch_size"] == bs and x["stage"] == "train_step")
         assert 0 <= step["data_wait_share"] <= 1 and step["peak_memory_bytes"] > 0
         assert step["samples_per_s"] == pytest.approx(bs / step["median_seconds"])
         loader = [x for x in rows if x["batch_size"] == bs and x["stage"] == "loader" and x["pipeline"] == "harness"]

@@ -1,8 +1,15 @@
 """The openecad-0.89b preset against its published sizes, and the step-cost arithmetic."""
 import pytest
 
-from harness.estimate.flops import (DEVICE_PEAK_TFLOPS, make_divisible, openecad_0_89b, sample_cost,
-                                    sample_tokens, target_rows, mean_step_flops)
+from harness.estimate.flops import (
+    DEVICE_PEAK_TFLOPS,
+    make_divisible,
+    mean_step_flops,
+    openecad_0_89b,
+    sample_cost,
+    sample_tokens,
+    target_rows,
+)
 
 
 def test_preset_sizes():

@@ -35,7 +35,8 @@ def test_dataset_layout_split_and_records(tmp_path):
     a, b, c, d = list(pics.values())[:4]      # views of one model differ, and so do models
     assert not np.array_equal(a, b) and not np.array_equal(a, d)
     summary = json.loads((out / "synth.json").read_text())
-    assert summary["answer_chars"]["min"] > 0 and summary["models"] == 12
+    assert summary["answer_chars"]["min"] > 350 and summary["models"] == 12
+    assert "one whole sketch+extrude block" in summary["answer_chars"]["note"]
     again = synthesize(SynthConfig(out=tmp_path / "again", models=12, seed=1, workers=1))
     assert (tmp_path / "again" / "train.json").read_text() == (out / "train.json").read_text()
     assert again.models == 12

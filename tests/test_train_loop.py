@@ -67,6 +67,8 @@ def test_rows_match_the_schemas(tiny):
     assert r.params == 652_388 and r.device == "cpu" and not r.compiled
     assert r.samples_per_s == pytest.approx(4 / r.steady_step_seconds)
     assert r.peak_memory_bytes > 0 and r.peak_memory_kind == "process peak RSS"
+    import torch
+    assert not torch.are_deterministic_algorithms_enabled()     # the run's setting does not leak out
 
 
 def test_golden_cpu_loss_curve(tiny):
@@ -88,7 +90,7 @@ def test_same_seed_same_curve_other_seed_differs(tiny):
 
 def test_torchvision_loader_gives_the_same_kind_of_batches(tiny):
     # the bench's peer pipeline plugs into the same loop; pixels differ slightly (Pillow vs kernels)
-    from harness.bench import torchvision_loader
+    from harness.bench_torchvision import torchvision_loader
 
     harness_curve = [b["loss"] for b in _run(tiny).batches]
     tv_curve = [b["loss"] for b in _run(tiny, loader_factory=torchvision_loader).batches]
@@ -102,6 +104,9 @@ def test_default_dry_run_training_is_fast_and_converges(tmp_path):
     r = simulate(TrainConfig(device="cpu"), ds, ds.records["train"], ds.records["val"])   # 20 samples, 5 epochs, 384 px
     seconds = time.perf_counter() - t0
     print(f"default test 4: {seconds:.1f} s, steady step {r.steady_step_seconds * 1e3:.0f} ms")
-    assert seconds < 30
     c = analyse(r.epochs, r.batches)
     assert c.converging, c.summary()
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1):
+        pytest.skip(f"timing not judged: load average {load:.1f} exceeds the {os.cpu_count()} cores")
+    assert seconds < 30     # ~6 s on an idle 2-core CPU; the whole dry run has 2 minutes

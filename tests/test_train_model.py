@@ -2,7 +2,12 @@
 import torch
 import torch.nn.functional as F
 
-from harness.train.model import IGNORE_INDEX, ProxyVLM, count_parameters, next_token_loss
+from harness.train.model import (
+    IGNORE_INDEX,
+    ProxyVLM,
+    count_parameters,
+    next_token_loss,
+)
 
 
 def _batch(seed=0, b=2, t=24, size=64):

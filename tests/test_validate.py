@@ -66,6 +66,7 @@ def test_exit_0_on_clean_dataset(tmp_path):
     (["/no/such/dataset"], "dataset folder not found"),
     (["--workers", "0"], "--workers"),
     (["--max-length", "-1"], "--max-length must be positive"),
+    (["--ray-address", "127.0.0.1:1"], "no Ray cluster reachable at 127.0.0.1:1"),
 ])
 def test_usage_errors_exit_2_without_traceback(clean_dataset, tmp_path, args, words):
     full = args if args[0].startswith("/") else [str(clean_dataset), *args]

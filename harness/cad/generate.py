@@ -30,7 +30,7 @@ class _Gen:
     def __init__(self, rng: np.random.Generator):
         self.rng = rng
         self.grid = float(rng.choice(_GRIDS))
-        self.complex = rng.random() < 0.012      # the long tail: many steps of many-sided profiles
+        self.complex = rng.random() < 0.009      # the long tail: many steps of many-sided profiles
 
     def q(self, x: float) -> float:
         """Snap to the model's grid, never to zero size."""
@@ -131,7 +131,7 @@ def generate(seed: int, index: int) -> CADModel:
     """One random model, fixed by (seed, index)."""
     rng = np.random.default_rng([seed, index])
     g = _Gen(rng)
-    n_steps = int(rng.integers(3, 7)) if g.complex else int(min(rng.geometric(0.8), 6))
+    n_steps = int(rng.integers(3, 10)) if g.complex else int(min(rng.geometric(0.8), 6))
     size = float(rng.uniform(15, 120))
     steps: list[Extrude] = []
     for k in range(n_steps):

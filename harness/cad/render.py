@@ -92,11 +92,13 @@ def _rects(packed: Packed, cam: np.ndarray, px: float, size: int) -> np.ndarray:
 
 
 def detail_mask(packed: Packed, cam: np.ndarray, px: float, size: int) -> np.ndarray:
-    """Coarse blocks the kernel must refine whatever their corners say: those touching a curve whose box
-    (its 2D bounds times the extrusion's slab, projected) is under two coarse blocks across, where a
-    thin wall, a small hole or a notch could slip between the coarse rays."""
+    """Per coarse block, how closely the kernel must look whatever the block's corners say: 1 (cast its
+    ``BLOCK`` grid) where it touches a curve whose box (its 2D bounds times the extrusion's slab,
+    projected) is under two coarse blocks across one way: a thin wall or a notch could slip between the
+    coarse rays; 2 (cast every pixel) where that box is that small both ways: a small hole or boss, which
+    the ``BLOCK`` grid would clip to the blocks whose corners it happens to cover."""
     n = (size + K.COARSE - 1) // K.COARSE
-    mask = np.zeros((n, n), dtype=np.bool_)
+    mask = np.zeros((n, n), dtype=np.uint8)
     if packed.kind.size == 0:
         return mask
     p, kind = packed.par, packed.kind
@@ -115,20 +117,22 @@ def detail_mask(packed: Packed, cam: np.ndarray, px: float, size: int) -> np.nda
     rel = corners - cam[0]
     rows, cols = rel @ cam[2] / (px * px), rel @ cam[1] / (px * px)
     r0, r1, c0, c1 = rows.min(1), rows.max(1), cols.min(1), cols.max(1)
-    small = (np.minimum(r1 - r0, c1 - c0) < 2 * K.COARSE) & (r1 > -K.COARSE) & (c1 > -K.COARSE) \
-        & (r0 < size + K.COARSE) & (c0 < size + K.COARSE)
+    seen = (r1 > -K.COARSE) & (c1 > -K.COARSE) & (r0 < size + K.COARSE) & (c0 < size + K.COARSE)
+    level = np.where(np.maximum(r1 - r0, c1 - c0) < 2 * K.COARSE, 2,
+                     np.where(np.minimum(r1 - r0, c1 - c0) < 2 * K.COARSE, 1, 0)).astype(np.uint8) * seen
     lo = lambda a: np.clip(np.floor((a - 1) / K.COARSE), 0, n - 1).astype(np.int64)  # noqa: E731
     hi = lambda a: np.clip(np.floor((a + 1) / K.COARSE), 0, n - 1).astype(np.int64)  # noqa: E731
-    for a, b, c, d in zip(lo(r0[small]), hi(r1[small]), lo(c0[small]), hi(c1[small])):
-        mask[a:b + 1, c:d + 1] = True
+    pick = level > 0
+    for a, b, c, d, v in zip(lo(r0[pick]), hi(r1[pick]), lo(c0[pick]), hi(c1[pick]), level[pick]):
+        np.maximum(mask[a:b + 1, c:d + 1], v, out=mask[a:b + 1, c:d + 1])
     return mask
 
 
 def _cast(model: CADModel, view: str, size: int, packed: Packed):
     cam, px = camera(model, view, size)
-    depth = np.zeros((size, size))
-    normal = np.zeros((size, size, 3))
-    hit = np.zeros((size, size), dtype=np.bool_)
+    depth = np.empty((size, size))          # the kernel writes every hit flag, and depth and normal
+    normal = np.empty((size, size, 3))      # wherever there is a hit (nothing reads them elsewhere)
+    hit = np.empty((size, size), dtype=np.bool_)
     K.cast(cam, packed.frames, packed.slabs, packed.ops, packed.cur_off, packed.kind, packed.par,
            _rects(packed, cam, px, size), detail_mask(packed, cam, px, size), depth, normal, hit)
     return depth, normal, hit, px

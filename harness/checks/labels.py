@@ -84,7 +84,9 @@ def over_max_length(record, ctx) -> Iterable[Finding]:
     if a is not None and a.total_tokens > ctx.cfg.max_length:
         yield _finding("tokens.over_max_length", "warning", record,
                        f"{a.total_tokens} tokens with the image(s) > max_length {ctx.cfg.max_length}: "
-                       f"{a.truncated_answer_tokens} of {a.answer_tokens} answer tokens cut")
+                       f"{a.truncated_answer_tokens} of {a.answer_tokens} answer tokens cut"
+                       + (" (proxy byte tokenizer: pass --tokenizer for exact counts)"
+                          if ctx.tokenizer.kind == "proxy" else ""))
 
 
 def run_label_checks(records, ctx) -> list[Finding]:

@@ -25,8 +25,9 @@ def _sigterm_as_interrupt(signum, frame):
 def command(dataset, train, val, images, out, workers, ray_address, ship_bytes, **check_kw) -> None:
     """Check every record and image of DATASET (default: the embedded synthetic DeepCAD 1K).
 
-    Runs on every core through a private local Ray (--workers 1: in this process), or on the cluster
-    at --ray-address, whose nodes read the images from the same path unless --ship-bytes. Writes
+    Runs on every core through a private local Ray (in this process below 3,000 records or with
+    --workers 1), or on the cluster at --ray-address, whose nodes need harness installed and the images
+    at the same path (a shared folder) unless --ship-bytes. Writes
     findings, tests, images and records tables to --out. Exit 0 when both tests pass, 1 when one fails.
     """
     from harness.validate import validate

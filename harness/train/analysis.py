@@ -14,6 +14,7 @@ Every rule is a stated formula so the report can print it next to its number:
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -67,8 +68,8 @@ class Convergence:
 
     def summary(self) -> str:
         """One line for the tests table."""
-        parts = [f"{self.verdict}: train loss {self.train_losses[0]:.4f} -> {self.train_losses[-1]:.4f} "
-                 f"({self.train_reduction_pct:.1f}% lower)"]
+        parts = [(f"{self.verdict}: train loss {self.train_losses[0]:.4f} -> {self.train_losses[-1]:.4f} "
+                 f"({self.train_reduction_pct:.1f}% lower)")]
         if self.val_reduction_pct is not None:
             parts.append(f"val {self.val_losses[0]:.4f} -> {self.val_losses[-1]:.4f} "
                          f"({self.val_reduction_pct:.1f}% lower)")
@@ -81,7 +82,7 @@ def reduction_pct(first: float, last: float) -> float:
 
 
 def improvements(losses: list[float]) -> list[float]:
-    return [a - b for a, b in zip(losses, losses[1:])]
+    return [a - b for a, b in itertools.pairwise(losses)]
 
 
 def batch_deviation(losses: list[float]) -> tuple[float | None, float | None]:

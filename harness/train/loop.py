@@ -7,13 +7,15 @@ carries loader stalls with it.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import torch
 
@@ -64,11 +66,18 @@ def use_compile(setting: str, device: torch.device) -> bool:
     return setting == "on" or (setting == "auto" and device.type != "cpu")
 
 
-def seed_everything(seed: int, device: torch.device) -> None:
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch; on CPU also insist on deterministic kernels, restoring the caller's setting after
+    (CUDA would also need CUBLAS_WORKSPACE_CONFIG set before start-up, so it is left alone there)."""
     torch.manual_seed(seed)
+    before = torch.are_deterministic_algorithms_enabled()
     if device.type == "cpu":
-        # CPU kernels have deterministic variants; CUDA would also need CUBLAS_WORKSPACE_CONFIG set.
         torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
 
 
 def set_threads() -> int:
@@ -206,19 +215,19 @@ def simulate(cfg: TrainConfig, dataset: Any, train_records: list, val_records: l
         raise ValueError("no train records to train on")
     device = pick_device(cfg.device)
     threads = set_threads()
-    seed_everything(cfg.seed, device)
-    model = ProxyVLM().to(device)
     compiled = use_compile(cfg.compile, device)
-    loss_fn = torch.compile(model.loss) if compiled else model.loss
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
     factory = loader_factory or default_loader_factory()
     pin = device.type == "cuda"
-    run = Run(loss_fn=loss_fn, opt=torch.optim.AdamW(model.parameters(), lr=cfg.lr), device=device,
-              train_loader=loader_maker(factory, dataset, train_records, cfg, shuffle=True, pin=pin),
-              val_loader=loader_maker(factory, dataset, val_records, cfg, shuffle=False, pin=pin)
-              if val_records else None, epochs=cfg.epochs)
-    batches, epochs = train(run)
+    with seeded(cfg.seed, device):
+        model = ProxyVLM().to(device)
+        loss_fn = torch.compile(model.loss) if compiled else model.loss
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        run = Run(loss_fn=loss_fn, opt=torch.optim.AdamW(model.parameters(), lr=cfg.lr), device=device,
+                  train_loader=loader_maker(factory, dataset, train_records, cfg, shuffle=True, pin=pin),
+                  val_loader=loader_maker(factory, dataset, val_records, cfg, shuffle=False, pin=pin)
+                  if val_records else None, epochs=cfg.epochs)
+        batches, epochs = train(run)
     return summarise(cfg, batches, epochs, model=model, device=device, compiled=compiled, threads=threads,
                      train_samples=len(train_records), val_samples=len(val_records),
                      seconds=time.perf_counter() - t_start)
