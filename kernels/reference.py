@@ -138,3 +138,41 @@ def render_shade(depth: np.ndarray, normal: np.ndarray, hit: np.ndarray, light: 
     grey = np.where(hit, (105.0 + 125.0 * np.abs(n @ light)).astype(np.int64), 255)
     grey = np.where(edge, 35, grey).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2)
+
+
+def pixel_hash(rgb: np.ndarray) -> str:
+    """Twin of ``kernels.measure.pixel_hash`` in plain Python integers (slow: small images only)."""
+    from kernels.measure import HASH_SEEDS
+
+    m64 = 2**64 - 1
+    p1, p2, p3, p4, p5 = (0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x85EBCA77C2B2AE63,
+                          0x27D4EB2F165667C5)
+
+    def rotl(x, r):
+        return ((x << r) | (x >> (64 - r))) & m64
+
+    def rnd(acc, w):
+        return rotl((acc + w * p2) & m64, 31) * p1 & m64
+
+    def avalanche(h):
+        h ^= h >> 33
+        h = h * p2 & m64
+        h ^= h >> 29
+        h = h * p3 & m64
+        return h ^ (h >> 32)
+
+    data = np.ascontiguousarray(rgb).tobytes()
+    n8 = len(data) // 8
+    words = [int.from_bytes(data[8 * i:8 * i + 8], "little") for i in range(n8)]
+    lanes = list(HASH_SEEDS)
+    for i, w in enumerate(words):   # word i feeds lane i % 4 (left-overs continue the same pattern)
+        lanes[i % 4] = rnd(lanes[i % 4], w)
+    lanes[3] = rnd(lanes[3], int.from_bytes(data[8 * n8:], "little") ^ p4)
+    a0, a1, a2, a3 = lanes
+    h, w, c = rgb.shape
+    shape_word = ((h & 0xFFFFFF) << 40) | ((w & 0xFFFFFF) << 16) | (c & 0xFFFF)
+    h0 = (rotl(a0, 1) + rotl(a1, 7) + rotl(a2, 12) + rotl(a3, 18)) & m64
+    h1 = (rotl(a0, 41) * p3 + rotl(a1, 29) * p4 + rotl(a2, 23) * p5 + rotl(a3, 3) * p1) & m64
+    h0 = rnd(h0 ^ len(data), shape_word)
+    h1 = rnd((h1 + len(data) * p5) & m64, shape_word ^ p3)
+    return f"{avalanche(h0):016x}{avalanche(h1 ^ (h0 >> 17)):016x}"

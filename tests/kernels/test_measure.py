@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from kernels import reference
-from kernels.measure import STAT_NAMES, hamming, measure
+from kernels.measure import STAT_NAMES, hamming, measure, pixel_hash
 
 
 def _cad(seed, size=512):
@@ -77,9 +77,35 @@ for shape in [(40, 36, 3), (1, 1, 3), (3, 70, 3)]:
     ws, wh = reference.measure(img)
     np.testing.assert_allclose(s, ws, rtol=1e-12, atol=1e-9)
     assert int(h) == wh
+    assert pixel_hash(img) == reference.pixel_hash(img)
 print("ok")
 """
     env = {**os.environ, "HARNESS_NO_JIT": "1"}
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (1, 2, 3), (7, 5, 3), (2, 50, 3), (13, 17, 3), (32, 32, 3),
+                                   (3, 3, 1), (64, 48, 4)])
+def test_pixel_hash_matches_reference(shape):
+    # sizes with 0-3 left-over words and 0-7 left-over bytes after the 32-byte stripes
+    img = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    got = pixel_hash(img)
+    assert got == reference.pixel_hash(img) and len(got) == 32 and int(got, 16) >= 0
+
+
+def test_pixel_hash_separates_pixels_and_shapes():
+    img = np.asarray(_cad(3))
+    h = pixel_hash(img)
+    assert pixel_hash(img.copy()) == h and pixel_hash(np.asfortranarray(img)) == h   # layout does not matter
+    seen = {h}
+    for y, x, c in [(0, 0, 0), (511, 511, 2), (256, 100, 1)]:   # one level of one sample, anywhere
+        other = img.copy()
+        other[y, x, c] ^= 1
+        seen.add(pixel_hash(other))
+    same_bytes = np.ascontiguousarray(img).reshape(256, 1024, 3)   # the same bytes as another shape
+    seen.add(pixel_hash(same_bytes))
+    seen.add(pixel_hash(np.zeros((8, 8, 3), np.uint8)))
+    seen.add(pixel_hash(np.zeros((8, 9, 3), np.uint8)))
+    assert len(seen) == 7
