@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 from harness.estimate.flops import DEVICE_PEAK_TFLOPS
 from harness.results import schema
+from harness.results.format import duration
 from harness.results.write import rows_to_table, write_table, write_text
 
 if TYPE_CHECKING:
@@ -32,14 +33,6 @@ def _fmt_s(x) -> str:
     if x is None:
         return "-"
     return f"{x * 1e3:.2f} ms" if x < 1 else f"{x:.2f} s"
-
-
-def _fmt_t(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _rows(res, **match):
@@ -112,7 +105,7 @@ def _estimate_tables(res, cfg) -> list[str]:
              "| batch | scale | conversations | steps/epoch | s/step | total |", "|---|---|---|---|---|---|"]
     for r in proxy:
         lines.append(f"| {r['batch_size']} | {r['scale']} | {r['conversations']:,} | {r['steps_per_epoch']:,} | "
-                     f"{r['step_seconds']:.4f} | {_fmt_t(r['total_seconds'])} |")
+                     f"{r['step_seconds']:.4f} | {duration(r['total_seconds'])} |")
     if proxy:
         lines += ["", f"Formula: {proxy[-1]['assumption']}."]
     bs = cfg.batch_sizes[0]
@@ -122,7 +115,7 @@ def _estimate_tables(res, cfg) -> list[str]:
     for r in target:
         if r["scale"] == "1K" and r["batch_size"] == bs:
             lines.append(f"| {r['device']} | {DEVICE_PEAK_TFLOPS.get(r['device'], float('nan')):g} | "
-                         f"{r['mfu']:.0%} | {_fmt_t(r['total_seconds'])} | "
+                         f"{r['mfu']:.0%} | {duration(r['total_seconds'])} | "
                          f"{r['needed_samples_per_s']:.1f} | {r['loader_samples_per_s']:.1f} | "
                          f"{'yes' if r['loader_keeps_up'] else 'no'} |")
     if target:

@@ -105,38 +105,40 @@ class TrainConfig:
 
 
 @dataclass(kw_only=True, frozen=True)
-class DryrunConfig:
+class DatasetRun:
+    """What every command over a dataset shares: where it is, where the run goes, how to check and where."""
+
     dataset: Path | None = None        # None: the default synthetic dataset (made once, cached)
     train: Path | None = None
     val: Path | None = None
     images: Path | None = None
     out: Path | None = None
     checks: CheckConfig = field(default_factory=CheckConfig)
-    train_cfg: TrainConfig = field(default_factory=TrainConfig)
-    full_epochs: int = 3
-    workers: int | None = None
-    ray_address: str | None = None
+    workers: int | None = None         # parallel workers for the image pass
+    ray_address: str | None = None     # join this cluster; its nodes read the images at the same path
 
     def __post_init__(self) -> None:
+        _require(self.workers is None or self.workers >= 1, "--workers must be at least 1")
+
+
+@dataclass(kw_only=True, frozen=True)
+class DryrunConfig(DatasetRun):
+    """``harness dryrun``: the four tests; the image pass in-process unless workers or a cluster are given."""
+
+    train_cfg: TrainConfig = field(default_factory=TrainConfig)
+    full_epochs: int = 3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         _require(self.full_epochs >= 1, "--full-epochs must be at least 1")
 
 
 @dataclass(kw_only=True, frozen=True)
-class ValidateConfig:
-    """``harness validate``: tests 1 and 2 (records and images) at scale, locally or on a Ray cluster."""
+class ValidateConfig(DatasetRun):
+    """``harness validate``: tests 1 and 2 (records and images) at scale, locally or on a Ray cluster;
+    by default every core, in-process below 3,000 records (Ray's start-up costs more than it saves)."""
 
-    dataset: Path | None = None        # None: the default synthetic dataset (made once, cached)
-    train: Path | None = None
-    val: Path | None = None
-    images: Path | None = None
-    out: Path | None = None
-    checks: CheckConfig = field(default_factory=CheckConfig)
-    workers: int | None = None         # default: every core, in-process below 3,000 records (1: no Ray)
-    ray_address: str | None = None     # join this cluster; its nodes read the images at the same path
     ship_bytes: bool = False           # the driver reads the images and ships their bytes to the workers
-
-    def __post_init__(self) -> None:
-        _require(self.workers is None or self.workers >= 1, "--workers must be at least 1")
 
 
 TARGETS = ("openecad-0.89b",)         # presets in harness.estimate.flops

@@ -30,3 +30,12 @@ def count_checks(findings: pa.Table, prefixes: tuple[str, ...]) -> int:
     return sum(1 for c in col(findings, "check") if c.startswith(prefixes))
 
 
+
+
+def duration(seconds: float) -> str:
+    """Seconds as the unit a reader wants: s below 2 minutes, min below 2 hours, else h."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -3,12 +3,18 @@ from __future__ import annotations
 
 from collections import Counter
 
-
-from harness.results.assessment import (section_caught, section_next_steps, section_pipeline, section_quality,
-                                        section_risk, section_versus_seed)
-from harness.results.format import col, fmt, md_table, min_mean_max
+from harness.results.assessment import (
+    section_caught,
+    section_next_steps,
+    section_pipeline,
+    section_quality,
+    section_risk,
+    section_versus_seed,
+)
+from harness.results.format import col, duration, fmt, md_table, min_mean_max
 from harness.results.plots import loss_plot  # noqa: F401  (re-exported for the dry run)
 from harness.results.summary import findings_by_check
+
 
 def section_tests(tables) -> str:
     rows = [[t["test"], t["status"].upper(), f"{t['seconds']:.1f}", t["summary"]] for t in tables["tests"].to_pylist()]
@@ -160,7 +166,7 @@ def section_estimates(tables, cfg) -> str:
     if not est:
         return ""
     rows = [[r["basis"], r["scale"], f"{r['conversations']:,}", r["batch_size"], r["epochs"], f"{r['steps_per_epoch']:,}",
-             f"{r['step_seconds']:.3f}", _duration(r["total_seconds"]), r["device"]] for r in est]
+             f"{r['step_seconds']:.3f}", duration(r["total_seconds"]), r["device"]] for r in est]
     assumptions = _assumption_lines([r["assumption"] for r in est if r["assumption"]])
     return "\n".join([
         "## Estimated full training", "",
@@ -179,14 +185,6 @@ def _assumption_lines(notes: list[str]) -> list[str]:
             if part not in seen:
                 seen.append(part)
     return seen
-
-
-def _duration(s: float) -> str:
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.1f} min"
-    return f"{s / 3600:.1f} h"
 
 
 def _device_line(dev: dict) -> str:

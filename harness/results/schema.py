@@ -44,7 +44,7 @@ IMAGES = pa.schema([
     ("decode_problem", pa.string()),    # class of the problem, null if none: image_pass.PROBLEMS
     ("decoded_bytes", pa.int64()),      # H*W*3 once decoded to RGB uint8
     ("decode_path", pa.string()),       # "kernel" (numba PNG) or "pillow"
-    ("pixel_sha1", pa.string()),        # exact-duplicate key over decoded RGB pixels
+    ("pixel_hash", pa.string()),        # exact-duplicate key: 128-bit hash of decoded pixels + shape (32 hex)
     ("phash", pa.uint64()),             # 64-bit perceptual hash (DCT of 32x32 grey)
     ("brightness_mean", pa.float64()),  # 0..255 grey mean
     ("contrast_std", pa.float64()),     # 0..255 grey std
