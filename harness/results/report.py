@@ -1,6 +1,7 @@
 """The dry-run report: every section of the seed's hand-written report, as a view of this run's tables."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from harness.results.assessment import (
@@ -36,6 +37,10 @@ def section_validation(tables, checks) -> str:
                  f"{img.num_rows - referenced:,} unused); decoded by the numba kernel: "
                  f"{sum(1 for p in col(img, 'decode_path') if p == 'kernel'):,}, by Pillow: "
                  f"{sum(1 for p in col(img, 'decode_path') if p == 'pillow'):,}.")
+    sample = next((recs[0] for recs in checks.sound.values() if recs), None) if checks is not None else None
+    if sample is not None and isinstance(sample.raw, dict):
+        lines += ["", f"**Sample conversation** ({sample.split} record {sample.index}, long values cut):", "",
+                  "```json", _sample_json(sample.raw), "```"]
     rows = findings_by_check(fnd.to_pylist())
     if rows:
         lines.append("\nFindings by check (`findings.arrow` has every row):\n")
@@ -44,6 +49,18 @@ def section_validation(tables, checks) -> str:
     else:
         lines.append("\nNo findings.")
     return "\n".join(lines)
+
+
+def _sample_json(raw: dict, limit: int = 160) -> str:
+    def cut(v):
+        if isinstance(v, str) and len(v) > limit:
+            return v[:limit] + f"... ({len(v):,} characters)"
+        if isinstance(v, list):
+            return [cut(x) for x in v]
+        if isinstance(v, dict):
+            return {k: cut(x) for k, x in v.items()}
+        return v
+    return json.dumps(cut(raw), indent=2, ensure_ascii=False)
 
 
 def section_statistics(tables, cfg) -> str:
