@@ -207,9 +207,18 @@ class RayExecutor(Executor):
         self.started_here = False
 
 
+def _items(value: Any) -> int:
+    """Rows in a chunk's result: a list of rows, or a columnar batch (``num_rows``); 0 for anything else."""
+    if isinstance(value, list):
+        return len(value)
+    n = getattr(value, "num_rows", None)
+    return n if isinstance(n, int) else 0
+
+
 class MeteredExecutor(Executor):
-    """Wraps an executor: stamps each row of a list result with the node that made it (rows left it null)
-    and records when results arrive, so a run can state its start-up apart from its throughput."""
+    """Wraps an executor: stamps each row of a list result with the node that made it (rows left it null;
+    a columnar batch is left to the caller, which knows its schema) and records when results arrive, so a
+    run can state its start-up apart from its throughput."""
 
     def __init__(self, inner: Executor, *, init_seconds: float = 0.0) -> None:
         self.inner = inner
@@ -228,7 +237,7 @@ class MeteredExecutor(Executor):
         self.called_at = time.perf_counter()
         for r in self.inner.map_chunks(fn, chunks):
             now = time.perf_counter()
-            n = len(r.value) if isinstance(r.value, list) else 0
+            n = _items(r.value)
             if self.first_result_at is None:
                 self.first_result_at, self.first_items = now, n
             self.last_result_at = now

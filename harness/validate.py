@@ -167,12 +167,12 @@ def _metadata(cfg: ValidateConfig, result: ValidateResult, check_specs) -> dict:
 
 
 # Shipping bytes ---------------------------------------------------------------------------------------
-def measure_shipped(max_pixels: int, payload: list[tuple[str, bytes | dict]]) -> list[dict]:
+def measure_shipped(max_pixels: int, payload: list[tuple[str, bytes | dict]]):
     """The image pass over bytes sent by the driver: each file is put back under a private folder
     (tmpfs when there is one) at its relative name and measured there, so the rows are exactly those
-    the file-reading pass makes. An entry whose value is a dict is a row the driver already made (a
-    path it could not read or that leaves the image folder) and is returned as is."""
-    from harness.checks.image_pass import measure_images
+    the file-reading pass makes, in the same columnar ``IMAGES`` batch. An entry whose value is a dict is a
+    row the driver already made (a path it could not read or that leaves the image folder), kept as is."""
+    from harness.checks.image_pass import measure_images, rows_to_batch
 
     base = "/dev/shm" if os.path.isdir("/dev/shm") else None
     tmp = tempfile.mkdtemp(prefix="harness-ship-", dir=base)
@@ -184,7 +184,7 @@ def measure_shipped(max_pixels: int, payload: list[tuple[str, bytes | dict]]) ->
                 p.write_bytes(data)
         shipped = [name for name, data in payload if isinstance(data, bytes)]
         rows = iter(measure_images(tmp, shipped, max_pixels=max_pixels))
-        return [next(rows) if isinstance(data, bytes) else data for _, data in payload]
+        return rows_to_batch([next(rows) if isinstance(data, bytes) else data for _, data in payload])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -60,3 +60,16 @@ def test_check_warns_on_broken_code_and_skips_non_code_answers():
     assert len(found) == 1 and "code does not parse" in found[0].message
     assert list(check.fn(_rec(openecad_code(5)), None)) == []
     assert list(check.fn(_rec("# CAD Construction Sequence\nA box of 10 mm."), None)) == []
+
+
+def test_check_parses_each_distinct_answer_once_per_run():
+    from harness.checks.runner import CheckContext
+    from harness.config import CheckConfig
+
+    ctx = CheckContext(cfg=CheckConfig(), root=None)
+    check = get("record.code_does_not_parse")
+    broken, good = "Loop0 = add_loop(Curves0)", openecad_code(5)
+    found = [list(check.fn(_rec(a), ctx)) for a in (broken, good, broken, good, broken)]
+    assert [len(f) for f in found] == [1, 0, 1, 0, 1]   # every view of a broken answer is reported
+    assert found[0][0].message == found[2][0].message
+    assert sorted(v is None for v in ctx.memo.values()) == [False, True]   # two texts, two parses

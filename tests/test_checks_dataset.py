@@ -91,7 +91,7 @@ def image_rows(**over):
     rows = []
     for i in range(12):
         rows.append({"image": f"{i:08d}_front.png", "split": "train", "referenced": True, "decode_ok": True,
-                     "width_px": 512, "height_px": 512, "mode": "RGB", "pixel_sha1": f"sha{i}",
+                     "width_px": 512, "height_px": 512, "mode": "RGB", "pixel_hash": f"sha{i}",
                      "phash": (0xF0F0F0F0F0F0F0F0 * (i + 1)) & (2**64 - 1), "brightness_mean": 240.0 + i % 3,
                      "contrast_std": 35.0 + i % 4, "entropy_bits": 1.0 + 0.05 * (i % 5),
                      "blur_laplacian_var": 1000.0 + 30 * (i % 6), "colorfulness": 0.0})
@@ -110,7 +110,7 @@ def test_exact_copy_across_splits_is_an_error_only_with_the_same_answer():
     assert run("dataset.image_copied_across_splits", img_ds(), clean) == []
     assert run("dataset.same_picture_across_splits", img_ds(), clean) == []
     assert run("dataset.near_duplicate_across_splits", img_ds(), clean) == []
-    copied = image_rows(**{"00000001_front.png": {"pixel_sha1": "sha5"}})
+    copied = image_rows(**{"00000001_front.png": {"pixel_hash": "sha5"}})
     # val 00000001 shows train 00000005's pixels with its own (different) code: ambiguous, a warning
     assert run("dataset.image_copied_across_splits", img_ds(), copied) == []
     found = run("dataset.same_picture_across_splits", img_ds(), copied)
@@ -134,7 +134,7 @@ def test_near_copy_across_splits_warns_with_the_same_answer_else_info():
 
 
 def test_exact_duplicates_of_different_models_within_a_split():
-    dup = image_rows(**{"00000003_front.png": {"pixel_sha1": "sha4"}})
+    dup = image_rows(**{"00000003_front.png": {"pixel_hash": "sha4"}})
     found = run("dataset.exact_duplicate_within_split", img_ds(), dup)
     assert [(f.severity, f.split) for f in found] == [("info", "train")]   # different code: ambiguous view
     same = ds([record(f"{i:08d}", "front", 4 if i == 3 else i) for i in range(12) if i != 1],
@@ -204,3 +204,25 @@ def test_real_odd_sized_render_among_clean_ones(tmp_path):
     res = run_checks(load(root), CFG)
     found = [f for f in res.findings.to_pylist() if f["check"] == "dataset.resolution_inconsistent"]
     assert [(f["severity"], f["image"]) for f in found] == [("warning", "00000000_front.png")]
+
+
+def test_near_pair_search_by_segments_equals_the_full_distance_matrix():
+    from harness.checks.dataset import _near_pairs, _near_pairs_brute
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 2**63, 40, dtype=np.uint64)   # look-alike clusters, as CAD renders give
+
+    def noisy(n):
+        x = base[rng.integers(0, 40, n)]
+        for _ in range(3):
+            flip = rng.integers(0, 64, n).astype(np.uint64)
+            x ^= (np.uint64(1) << flip) * (rng.random(n) < 0.5).astype(np.uint64)
+        return x
+
+    train, val = noisy(2000), noisy(300)
+    as_lists = lambda g: [(v, t.tolist(), d.tolist()) for v, t, d in g]  # noqa: E731
+    for limit in (0, 1, 4, 9, 20):
+        # a small candidate budget forces many blocks, one val row each at times
+        got = as_lists(_near_pairs(val, train, limit, max_candidates=3000))
+        assert got == as_lists(_near_pairs_brute(val, train, limit, block_bytes=4096)), limit
+        assert got and all(max(d) <= limit for _, _, d in got)

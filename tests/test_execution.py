@@ -9,6 +9,8 @@ from PIL import Image
 
 from harness.checks.image_pass import measure_images, measure_images_chunk
 from harness.execution import LocalExecutor, MeteredExecutor, chunked, iter_values
+from harness.results.schema import IMAGES
+from harness.results.write import rows_to_table
 from harness.validate import ShippingExecutor
 
 
@@ -32,6 +34,15 @@ def test_metered_stamps_nodes_and_counts():
     assert meter.items == 10 and meter.chunks == 4 and meter.first_items == 3
     assert meter.nodes == {results[0].node: 10}
     assert meter.startup_seconds is not None and meter.startup_seconds >= 0
+
+
+def test_metered_counts_the_rows_of_columnar_batches(image_dir):
+    names = ["a.png", "sub/b.png", "broken.png"]
+    fn = functools.partial(measure_images_chunk, str(image_dir), 10_000)
+    meter = MeteredExecutor(LocalExecutor())
+    results = list(meter.map_chunks(fn, chunked(names, 2)))
+    assert [r.value.num_rows for r in results] == [2, 1]
+    assert meter.items == 3 and meter.first_items == 2 and meter.nodes == {results[0].node: 3}
 
 
 def test_metered_keeps_errors_as_results():
@@ -61,7 +72,8 @@ def test_shipped_bytes_give_the_same_rows(image_dir):
     fn = functools.partial(measure_images_chunk, str(image_dir), 10_000)
     direct = measure_images(str(image_dir), names, max_pixels=10_000)
     shipped = [row for r in ShippingExecutor(LocalExecutor(), image_dir).map_chunks(fn, chunked(names, 3))
-               for row in r.value]
+               for row in r.value.to_pylist()]
+    direct = rows_to_table(direct, IMAGES).to_pylist()
     drop = {"measure_seconds"}
     assert [{k: v for k, v in r.items() if k not in drop} for r in shipped] == \
            [{k: v for k, v in r.items() if k not in drop} for r in direct]

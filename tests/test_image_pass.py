@@ -1,7 +1,6 @@
 """The image pass: one file -> one IMAGES row, never an exception; kernels for PNG, Pillow otherwise."""
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import pickle
@@ -14,6 +13,7 @@ from conftest import huge_png, png_bytes, render_cad
 from harness.checks.image_pass import measure_image, measure_images, measure_images_chunk, sniff_format
 from harness.results.schema import IMAGES
 from harness.results.write import rows_to_table
+from kernels.measure import pixel_hash
 
 LIMIT = 178_956_970
 
@@ -38,7 +38,7 @@ def test_clean_png_row_is_complete_and_fits_the_schema(root):
     assert (row["format"], row["mode"], row["width_px"], row["height_px"]) == ("PNG", "RGB", 512, 512)
     assert row["bit_depth"] == 8 and row["interlaced"] is False
     assert row["decoded_bytes"] == 512 * 512 * 3
-    assert row["pixel_sha1"] == hashlib.sha1(rgb.tobytes()).hexdigest()
+    assert row["pixel_hash"] == pixel_hash(rgb) and len(row["pixel_hash"]) == 32
     assert row["file_bytes"] == (root / "a_front.png").stat().st_size
     assert 200 < row["brightness_mean"] < 255 and row["colorfulness"] == 0.0
     assert 0 <= row["phash"] < 2 ** 64 and row["measure_seconds"] >= 0
@@ -46,14 +46,14 @@ def test_clean_png_row_is_complete_and_fits_the_schema(root):
     rows_to_table([row], IMAGES)   # every key is a column of the declared schema, types included
 
 
-def test_same_pixels_in_png_and_bmp_give_the_same_sha1(root):
+def test_same_pixels_in_png_and_bmp_give_the_same_pixel_hash(root):
     im = render_cad(2)
     buf = io.BytesIO()
     im.save(buf, format="BMP")
     a = measure_image(str(root), write(root, "a.png", png_bytes(im)), max_pixels=LIMIT)
     b = measure_image(str(root), write(root, "b.bmp", buf.getvalue()), max_pixels=LIMIT)
     assert b["decode_path"] == "pillow" and b["format"] == "BMP" and b["decode_ok"]
-    assert a["pixel_sha1"] == b["pixel_sha1"] and a["phash"] == b["phash"]
+    assert a["pixel_hash"] == b["pixel_hash"] and a["phash"] == b["phash"]
     assert a["brightness_mean"] == pytest.approx(b["brightness_mean"])
 
 
@@ -78,7 +78,7 @@ def test_damaged_files_become_rows_with_a_problem(root, make, problem):
     row = measure_image(str(root), write(root, "x.png", data), max_pixels=LIMIT)
     assert row["exists"] and not row["decode_ok"]
     assert row["decode_problem"] == problem and row["decode_error"]
-    assert row.get("pixel_sha1") is None
+    assert row.get("pixel_hash") is None
 
 
 def test_forged_huge_png_is_refused_from_its_header(root):
@@ -99,7 +99,7 @@ def test_trailing_data_is_measured_as_pillow_would_see_it(root):
     im = render_cad(6)
     row = measure_image(str(root), write(root, "t.png", png_bytes(im) + b"appended"), max_pixels=LIMIT)
     assert row["decode_ok"] and row["decode_problem"] == "trailing_data"
-    assert row["pixel_sha1"] == hashlib.sha1(np.asarray(im).tobytes()).hexdigest()
+    assert row["pixel_hash"] == pixel_hash(np.asarray(im))
 
 
 def test_modes_depth_and_interlace_are_reported(root):
@@ -129,7 +129,11 @@ def test_many_images_in_order_and_picklable(root):
     rows = measure_images(str(root), names, max_pixels=LIMIT)
     assert [r["image"] for r in rows] == names and [r["decode_ok"] for r in rows] == [True] * 3 + [False]
     fn = pickle.loads(pickle.dumps(measure_images_chunk))
-    assert [r.get("pixel_sha1") for r in fn(str(root), LIMIT, names)] == [r.get("pixel_sha1") for r in rows]
+    batch = fn(str(root), LIMIT, names)   # a chunk comes back as one columnar IMAGES batch
+    assert batch.schema.equals(IMAGES) and batch.num_rows == len(names)
+    assert batch.column("pixel_hash").to_pylist() == [r.get("pixel_hash") for r in rows]
+    timeless = lambda t: t.drop_columns(["measure_seconds"]).to_pylist()  # noqa: E731
+    assert timeless(batch) == timeless(rows_to_table(rows, IMAGES))
 
 
 def test_truncated_jpeg_through_pillow(root):

@@ -8,6 +8,7 @@ defined by an earlier statement, and arithmetic of numbers and ``np.pi`` (angles
 from __future__ import annotations
 
 import ast
+import functools
 import math
 from typing import Iterable
 
@@ -117,8 +118,16 @@ def check_code_parses(record, ctx) -> Iterable[Finding]:
     for i, (role, text) in enumerate(record.turns):
         if role != "gpt" or CODE_MARKER not in text:
             continue
-        try:
-            validate_code(text)
-        except CodeError as e:
+        # A model's views share their answer: parsed once per distinct text.
+        problem = ctx.once(("code_does_not_parse", text), functools.partial(_problem, text)) if ctx is not None else _problem(text)
+        if problem is not None:
             yield Finding(severity="warning", check="record.code_does_not_parse", split=record.split,
-                          record_index=record.index, message=f"turn {i}: code does not parse: {e}")
+                          record_index=record.index, message=f"turn {i}: code does not parse: {problem}")
+
+
+def _problem(text: str) -> str | None:
+    try:
+        validate_code(text)
+    except CodeError as e:
+        return str(e)
+    return None

@@ -7,21 +7,28 @@ threshold flags every clean CAD render).
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from typing import Iterable
 
 import numpy as np
+import pyarrow.compute as pc
 
 from harness.checks.findings import Finding
 from harness.checks.registry import register
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
 
 
 def model_and_view(pattern: str, image: str | None) -> tuple[str | None, str | None]:
     """(model, view) from an image's file name by ``CheckConfig.model_pattern``; (None, None) if no match."""
     if not image:
         return None, None
-    m = re.match(pattern, image.replace("\\", "/").rsplit("/", 1)[-1])
+    m = _compiled(pattern).match(image.replace("\\", "/").rsplit("/", 1)[-1])
     if m is None:
         return None, None
     g = m.groupdict()
@@ -159,28 +166,57 @@ def orphan_image(dataset, images, ctx) -> Iterable[Finding]:
 
 
 # Image content across the dataset ------------------------------------------------------------------------
-def _decoded(images) -> list[dict]:
-    return [r for r in images.to_pylist() if r["decode_ok"]]
+# These read the columns they need from the IMAGES table (never a dict per row: 150,000 of them cost
+# hundreds of MB) and group with Counters first, so only keys seen twice build a group.
+NEAR_BLOCK_BYTES = 64 * 2**20   # the (val x train) XOR block of the near-duplicate search stays this small
 
 
-def _answers(dataset) -> dict[str, set[str]]:
-    """image -> the answers of the records that use it."""
+def _decoded(images, *columns: str) -> dict[str, list]:
+    """Columns of the decoded rows, as Python lists (phash as a uint64 numpy array)."""
+    ok = images.filter(pc.fill_null(images.column("decode_ok"), False)) if images.num_rows else images
+    out: dict[str, list] = {}
+    for c in columns:
+        col = ok.column(c)
+        if c == "phash":   # and which rows have one
+            out["has_phash"] = pc.is_valid(col).to_pylist()
+            out[c] = np.asarray(col.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.uint64)
+        else:
+            out[c] = col.to_pylist()
+    return out
+
+
+def _answers(dataset, names) -> dict[str, set[str]]:
+    """image -> the answers of the records that use it, for the images in ``names``."""
+    names = set(names)
     out: dict[str, set[str]] = defaultdict(set)
     for r in dataset.all_records():
-        if r.image is not None:
+        if r.image in names:
             out[r.image].add(r.answer)
     return out
+
+
+def _codes(values: list) -> np.ndarray:
+    """A small integer per distinct value (None is a value like any other), as an int64 array."""
+    seen: dict = {}
+    return np.array([seen.setdefault(v, len(seen)) for v in values], np.int64)
+
+
+def _groups(keys: list, names: list[str], keep) -> list[list[str]]:
+    """Names sharing a non-null key, for groups of two or more (``keep(name)`` filters names first)."""
+    counts = Counter(k for k, n in zip(keys, names) if k and keep(n))
+    groups: dict[str, list[str]] = defaultdict(list)
+    for k, n in zip(keys, names):
+        if k and counts[k] > 1 and keep(n):
+            groups[k].append(n)
+    return list(groups.values())
 
 
 def _pixel_groups_across(dataset, images) -> list[tuple[list[str], list[str]]]:
     """(train images, val images) of each pixel-identical group used by both splits."""
     used = _image_splits(dataset)
-    groups: dict[str, list[str]] = defaultdict(list)
-    for r in _decoded(images):
-        if r["pixel_sha1"] and used.get(r["image"]):
-            groups[r["pixel_sha1"]].append(r["image"])
+    cols = _decoded(images, "image", "pixel_hash")
     out = []
-    for names in groups.values():
+    for names in _groups(cols["pixel_hash"], cols["image"], lambda n: bool(used.get(n))):
         train = sorted(n for n in names if "train" in used[n])
         val = sorted(n for n in names if "val" in used[n])
         if train and val:
@@ -188,84 +224,159 @@ def _pixel_groups_across(dataset, images) -> list[tuple[list[str], list[str]]]:
     return out
 
 
-def _leaked(dataset, train: list[str], val: list[str]) -> bool:
+def _leaked(answers, train: list[str], val: list[str]) -> bool:
     # Pixel-identical pictures are a leak when they carry the same code: a sample copied into val.
     # CAD views are often identical for different models (a cylinder from above, a plain block from
     # the side), and such pairs with different code are ambiguous, not leaked.
-    answers = _answers(dataset)
     return bool(set().union(*(answers[n] for n in train)) & set().union(*(answers[n] for n in val)))
+
+
+def _copied(dataset, images, leaked: bool) -> list[tuple[list[str], list[str]]]:
+    groups = _pixel_groups_across(dataset, images)
+    answers = _answers(dataset, [n for t, v in groups for n in t + v])
+    return [(t, v) for t, v in groups if _leaked(answers, t, v) == leaked]
 
 
 @register("dataset.image_copied_across_splits", kind="dataset", severity="error",
           description="a sample copied across splits: a pixel-identical picture with the same answer in train "
                       "and val, so validation scores memory of a training sample")
 def image_copied_across_splits(dataset, images, ctx) -> Iterable[Finding]:
-    for train, val in _pixel_groups_across(dataset, images):
-        if _leaked(dataset, train, val):
-            yield Finding(severity="error", check="dataset.image_copied_across_splits", split="val",
-                          image=val[0], message=f"image copied across splits: val {val[:3]} has the pixels and "
-                                                f"the answer of train {train[:3]}")
+    for train, val in _copied(dataset, images, True):
+        yield Finding(severity="error", check="dataset.image_copied_across_splits", split="val",
+                      image=val[0], message=f"image copied across splits: val {val[:3]} has the pixels and "
+                                            f"the answer of train {train[:3]}")
 
 
 @register("dataset.same_picture_across_splits", kind="dataset", severity="warning",
           description="a pixel-identical picture in train and val with different answers: the view does not "
                       "determine the model (common for simple CAD shapes), or an image file was copied")
 def same_picture_across_splits(dataset, images, ctx) -> Iterable[Finding]:
-    for train, val in _pixel_groups_across(dataset, images):
-        if not _leaked(dataset, train, val):
-            yield Finding(severity="warning", check="dataset.same_picture_across_splits", split="val",
-                          image=val[0], message=f"val {val[:3]} shows the same pixels as train {train[:3]} "
-                                                f"with a different answer")
+    for train, val in _copied(dataset, images, False):
+        yield Finding(severity="warning", check="dataset.same_picture_across_splits", split="val",
+                      image=val[0], message=f"val {val[:3]} shows the same pixels as train {train[:3]} "
+                                            f"with a different answer")
 
 
 def popcount64(x: np.ndarray) -> np.ndarray:
-    """Set bits of each uint64 (vectorised byte lookup)."""
-    table = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
-    return table[np.ascontiguousarray(x, dtype=np.uint64).view(np.uint8)].reshape(*x.shape, 8).sum(-1)
+    """Set bits of each uint64 (numpy's bitwise_count: the CPU's popcount), as uint8."""
+    return np.bitwise_count(np.ascontiguousarray(x, dtype=np.uint64))
+
+
+def _near_pairs_brute(vh: np.ndarray, th: np.ndarray, limit: int, block_bytes: int = NEAR_BLOCK_BYTES):
+    """``_near_pairs`` by the full (val x train) distance matrix, in blocks of val rows that keep the XOR
+    matrix at ``block_bytes``: the reference, and the way for large ``limit``."""
+    rows = max(1, block_bytes // (8 * max(len(th), 1)))
+    for start in range(0, len(vh), rows):
+        dist = popcount64(vh[start:start + rows, None] ^ th[None, :])
+        close = dist <= limit
+        for i in np.nonzero(close.any(axis=1))[0]:
+            cand = np.nonzero(close[i])[0]
+            d = dist[i, cand]
+            order = np.argsort(d, kind="stable")
+            yield start + int(i), cand[order], d[order]
+
+
+def _near_pairs(vh: np.ndarray, th: np.ndarray, limit: int, max_candidates: int = 4_000_000):
+    """(val position, train positions by distance then position, their distances) for each val hash with
+    a train hash within ``limit`` bits.
+
+    Multi-index hashing: cut the 64 bits into ``limit + 1`` segments; two hashes within ``limit`` bits
+    agree exactly on at least one segment (pigeonhole), so only train hashes sharing a segment value
+    with the val hash are compared: sorted segment values and ``searchsorted`` give the candidates, a
+    popcount keeps the true ones. Val rows go in blocks of at most ``max_candidates`` candidate pairs
+    (look-alike renders share segments), so memory stays bounded whatever the data."""
+    if limit >= 16 or not len(vh) or not len(th):
+        yield from _near_pairs_brute(vh, th, limit)
+        return
+    k = limit + 1
+    edges = [64 * i // k for i in range(k + 1)]
+    segs = []
+    for a, b in zip(edges, edges[1:]):
+        mask = np.uint64((1 << (b - a)) - 1)
+        tkey = (th >> np.uint64(a)) & mask
+        order = np.argsort(tkey, kind="stable")
+        sorted_keys = tkey[order]
+        vkey = (vh >> np.uint64(a)) & mask
+        lo = np.searchsorted(sorted_keys, vkey, "left")
+        segs.append((order, lo, np.searchsorted(sorted_keys, vkey, "right") - lo))
+    per_val = np.sum([c for _, _, c in segs], axis=0)
+    start = 0
+    while start < len(vh):
+        # the largest block of val rows whose candidates fit (at least one row)
+        stop = start + max(1, int(np.searchsorted(np.cumsum(per_val[start:]), max_candidates, "right")))
+        vi_parts, ti_parts = [], []
+        for order, lo, cnt in segs:
+            c = cnt[start:stop]
+            total = int(c.sum())
+            if not total:
+                continue
+            vi = np.repeat(np.arange(start, stop), c)
+            first = np.repeat(np.cumsum(c) - c, c)
+            ti_parts.append(order[np.repeat(lo[start:stop], c) + np.arange(total) - first])
+            vi_parts.append(vi)
+        if vi_parts:
+            vi, ti = np.concatenate(vi_parts), np.concatenate(ti_parts)
+            d = popcount64(vh[vi] ^ th[ti])
+            keep = d <= limit
+            vi, ti = vi[keep], ti[keep]
+            # distinct pairs, sorted by val, distance, train position
+            pair = np.sort(vi.astype(np.int64) * len(th) + ti)
+            first = np.ones(len(pair), bool)
+            first[1:] = pair[1:] != pair[:-1]
+            pair = pair[first]
+            vi, ti = pair // len(th), pair % len(th)
+            d = popcount64(vh[vi] ^ th[ti])
+            o = np.lexsort((ti, d, vi))
+            vi, ti, d = vi[o], ti[o], d[o]
+            cuts = np.flatnonzero(np.diff(vi)) + 1
+            for v_grp, t_grp, d_grp in zip(np.split(vi, cuts), np.split(ti, cuts), np.split(d, cuts)):
+                if len(v_grp):
+                    yield int(v_grp[0]), t_grp, d_grp
+        start = stop
 
 
 @register("dataset.near_duplicate_across_splits", kind="dataset", severity="warning",
           description="a val image within phash_distance of a train image of another model: a warning when "
-                      "they share the answer, info when they differ (look-alike shapes)", block=1024)
+                      "they share the answer, info when they differ (look-alike shapes)",
+          block_bytes=NEAR_BLOCK_BYTES)
 def near_duplicate_across_splits(dataset, images, ctx) -> Iterable[Finding]:
     used = _image_splits(dataset)
-    answers = _answers(dataset)
     pattern = ctx.cfg.model_pattern
-    rows = [r for r in _decoded(images) if r["phash"] is not None]
-    train = [r for r in rows if "train" in used.get(r["image"], ())]
-    val = [r for r in rows if "val" in used.get(r["image"], ())]
+    cols = _decoded(images, "image", "pixel_hash", "phash")
+    names, keys, ph, has = cols["image"], cols["pixel_hash"], cols["phash"], cols["has_phash"]
+    train = [i for i, n in enumerate(names) if has[i] and "train" in used.get(n, ())]
+    val = [i for i, n in enumerate(names) if has[i] and "val" in used.get(n, ())]
     if not train or not val:
         return
-    th = np.array([r["phash"] for r in train], dtype=np.uint64)
-    for start in range(0, len(val), 1024):   # blocks bound the (val x train) distance matrix
-        block = val[start:start + 1024]
-        vh = np.array([r["phash"] for r in block], dtype=np.uint64)
-        dist = popcount64(vh[:, None] ^ th[None, :])
-        # One finding per val image: the same-answer neighbour if any (a warning), else the nearest one.
-        # Simple CAD shapes have many look-alikes; a row per pair would bury the table.
-        for i in np.nonzero((dist <= ctx.cfg.phash_distance).any(axis=1))[0]:
-            v, best = block[i], None
-            for j in np.argsort(dist[i], kind="stable"):
-                if dist[i, j] > ctx.cfg.phash_distance:
-                    break
-                t = train[j]
-                same_model = model_and_view(pattern, v["image"])[0] == model_and_view(pattern, t["image"])[0]
-                if v["pixel_sha1"] == t["pixel_sha1"] or same_model:
-                    continue   # exact copies and shared models have their own findings
-                same = bool(answers[v["image"]] & answers[t["image"]])
-                if best is None or (same and not best[2]):
-                    best = (t, int(dist[i, j]), same)
-                if same:
-                    break
-            if best is None:
-                continue
-            t, d, same = best
-            n = int((dist[i] <= ctx.cfg.phash_distance).sum())
-            yield Finding(severity="warning" if same else "info", check="dataset.near_duplicate_across_splits",
-                          split="val", image=v["image"],
-                          message=f"near duplicate of train image {t['image']!r} (phash distance {d}), "
-                                  f"{'same answer' if same else 'different answer'}; {n} train image(s) within "
-                                  f"distance {ctx.cfg.phash_distance}")
+    # Integer codes of each decoded image's pixel hash and model: candidates compared as arrays.
+    key_code = _codes(keys)
+    model_code = _codes([model_and_view(pattern, n)[0] or n for n in names])
+    train_a = np.array(train, np.int64)
+    found = []
+    for vi, cands, dists in _near_pairs(ph[val], ph[train], ctx.cfg.phash_distance):
+        v, ts = val[vi], train_a[cands]
+        # exact copies and shared models have their own findings
+        other = (key_code[ts] != key_code[v]) & (model_code[ts] != model_code[v])
+        found.append((v, ts[other], dists[other], len(ts)))
+    answers = _answers(dataset, {names[k] for v, ts, _, _ in found for k in (v, *ts)})
+    # One finding per val image: the same-answer neighbour if any (a warning), else the nearest one.
+    # Simple CAD shapes have many look-alikes; a row per pair would bury the table.
+    for v, ts, dists, n_close in found:
+        best = None
+        for t, d in zip(ts.tolist(), dists.tolist()):
+            same = bool(answers[names[v]] & answers[names[t]])
+            if best is None or (same and not best[2]):
+                best = (t, int(d), same)
+            if same:
+                break
+        if best is None:
+            continue
+        t, d, same = best
+        yield Finding(severity="warning" if same else "info", check="dataset.near_duplicate_across_splits",
+                      split="val", image=names[v],
+                      message=f"near duplicate of train image {names[t]!r} (phash distance {d}), "
+                              f"{'same answer' if same else 'different answer'}; {n_close} train image(s) within "
+                              f"distance {ctx.cfg.phash_distance}")
 
 
 @register("dataset.exact_duplicate_within_split", kind="dataset", severity="warning",
@@ -273,13 +384,11 @@ def near_duplicate_across_splits(dataset, images, ctx) -> Iterable[Finding]:
                       "share the answer (a duplicated sample), info when the answers differ (ambiguous view)")
 def exact_duplicate_within_split(dataset, images, ctx) -> Iterable[Finding]:
     used = _image_splits(dataset)
-    answers = _answers(dataset)
+    cols = _decoded(images, "image", "pixel_hash")
     for split in dataset.records:
-        groups: dict[str, list[str]] = defaultdict(list)
-        for r in _decoded(images):
-            if split in used.get(r["image"], ()):
-                groups[r["pixel_sha1"]].append(r["image"])
-        for names in groups.values():
+        groups = _groups(cols["pixel_hash"], cols["image"], lambda n: split in used.get(n, ()))
+        answers = _answers(dataset, [n for g in groups for n in g])
+        for names in groups:
             models = {model_and_view(ctx.cfg.model_pattern, n)[0] or n for n in names}
             if len(models) > 1:
                 distinct = {a for n in names for a in answers[n]}
@@ -289,31 +398,33 @@ def exact_duplicate_within_split(dataset, images, ctx) -> Iterable[Finding]:
                                                               f"models: {sorted(names)[:4]}")
 
 
-def _consistency(check: str, what: str, key, images, share: float) -> Iterable[Finding]:
+def _consistency(check: str, what: str, keys: list, images, share: float) -> Iterable[Finding]:
     # Decoded images only: a header that failed (a forged size) already has its own error.
-    rows = [r for r in _decoded(images) if key(r) is not None]
-    counts = Counter(key(r) for r in rows)
+    cols = _decoded(images, "image", "split")
+    rows = [(k, n, s) for k, n, s in zip(keys, cols["image"], cols["split"]) if k is not None]
+    counts = Counter(k for k, _, _ in rows)
     if len(counts) < 2:
         return
     dominant, n = counts.most_common(1)[0]
     if n / len(rows) <= share:   # no dominant value: nothing is odd, the set is mixed
         yield Finding(severity="info", check=check, message=f"mixed {what}s: {dict(counts.most_common(5))}")
         return
-    for r in rows:
-        if key(r) != dominant:
-            yield Finding(severity="warning", check=check, split=r["split"], image=r["image"],
-                          message=f"{what} {key(r)} differs from the dataset's {dominant} "
+    for k, name, split in rows:
+        if k != dominant:
+            yield Finding(severity="warning", check=check, split=split, image=name,
+                          message=f"{what} {k} differs from the dataset's {dominant} "
                                   f"({n} of {len(rows)} images)")
 
 
 @register("dataset.resolution_inconsistent", kind="dataset", severity="warning", dominant_share=0.5,
           description="an image size other than the dataset's dominant size: it loads, but is squashed")
 def resolution_inconsistent(dataset, images, ctx) -> Iterable[Finding]:
-    yield from _consistency("dataset.resolution_inconsistent", "size",
-                            lambda r: f"{r['width_px']}x{r['height_px']}" if r["width_px"] else None, images, 0.5)
+    cols = _decoded(images, "width_px", "height_px")
+    keys = [f"{w}x{h}" if w else None for w, h in zip(cols["width_px"], cols["height_px"])]
+    yield from _consistency("dataset.resolution_inconsistent", "size", keys, images, 0.5)
 
 
 @register("dataset.mode_inconsistent", kind="dataset", severity="warning", dominant_share=0.5,
           description="a colour mode other than the dataset's dominant mode: converted on load")
 def mode_inconsistent(dataset, images, ctx) -> Iterable[Finding]:
-    yield from _consistency("dataset.mode_inconsistent", "mode", lambda r: r["mode"], images, 0.5)
+    yield from _consistency("dataset.mode_inconsistent", "mode", _decoded(images, "mode")["mode"], images, 0.5)

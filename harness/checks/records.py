@@ -10,7 +10,6 @@ from typing import Iterable
 
 from harness.checks.findings import Finding
 from harness.checks.registry import register
-from harness.data.layout import UnsafePath, safe_image_path
 
 ROLES = ("human", "gpt")
 IMAGE_TOKEN = "<image>"
@@ -90,10 +89,9 @@ def image_path_unsafe(record, ctx) -> Iterable[Finding]:
     if not isinstance(value, str):
         yield _f("record.image_path_unsafe", "error", record, f"'image' is a {type(value).__name__}, not a path")
         return
-    try:
-        safe_image_path(ctx.root, value)
-    except UnsafePath as e:
-        yield _f("record.image_path_unsafe", "error", record, f"image path {value!r} is unsafe: {e}")
+    problem = ctx.unsafe_image(value)   # resolved once per name (the image list asked first)
+    if problem is not None:
+        yield _f("record.image_path_unsafe", "error", record, f"image path {value!r} is unsafe: {problem}")
 
 
 @register("record.placeholder_parameters", kind="record", severity="warning",

@@ -68,7 +68,7 @@ def test_jit_off_matches_reference():
     code = """
 import numpy as np
 from kernels import _jit, reference
-from kernels.measure import measure
+from kernels.measure import measure, pixel_hash
 assert not _jit.JIT_ENABLED
 rng = np.random.default_rng(0)
 for shape in [(40, 36, 3), (1, 1, 3), (3, 70, 3)]:
