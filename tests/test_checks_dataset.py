@@ -207,7 +207,7 @@ def test_real_odd_sized_render_among_clean_ones(tmp_path):
 
 
 def test_near_pair_search_by_segments_equals_the_full_distance_matrix():
-    from harness.checks.dataset import _near_pairs, _near_pairs_brute
+    from harness.checks.duplicates import _near_pairs, _near_pairs_brute
 
     rng = np.random.default_rng(0)
     base = rng.integers(0, 2**63, 40, dtype=np.uint64)   # look-alike clusters, as CAD renders give

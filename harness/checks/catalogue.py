@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-from harness.checks import cadcode, dataset, distribution, images, records  # noqa: F401
+from harness.checks import cadcode, dataset, distribution, duplicates, images, records  # noqa: F401
 
 # The label checks live with the tokenizers (harness.text); the catalogue runs without them until then.
 try:

@@ -1,0 +1,232 @@
+"""Duplicate pictures across the dataset: copied samples, the same picture with other code, near copies
+(perceptual hash) and exact duplicates within a split. Registered dataset checks; ``fn(dataset, images, ctx)``.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Iterable
+
+import numpy as np
+
+from harness.checks.dataset import _decoded, _image_splits, model_and_view
+from harness.checks.findings import Finding
+from harness.checks.registry import register
+
+# Image content across the dataset ------------------------------------------------------------------------
+# These read the columns they need from the IMAGES table (never a dict per row: 150,000 of them cost
+# hundreds of MB) and group with Counters first, so only keys seen twice build a group.
+NEAR_BLOCK_BYTES = 64 * 2**20   # the (val x train) XOR block of the near-duplicate search stays this small
+
+
+def _answers(dataset, names) -> dict[str, set[str]]:
+    """image -> the answers of the records that use it, for the images in ``names``."""
+    names = set(names)
+    out: dict[str, set[str]] = defaultdict(set)
+    for r in dataset.all_records():
+        if r.image in names:
+            out[r.image].add(r.answer)
+    return out
+
+
+def _codes(values: list) -> np.ndarray:
+    """A small integer per distinct value (None is a value like any other), as an int64 array."""
+    seen: dict = {}
+    return np.array([seen.setdefault(v, len(seen)) for v in values], np.int64)
+
+
+def _groups(keys: list, names: list[str], keep) -> list[list[str]]:
+    """Names sharing a non-null key, for groups of two or more (``keep(name)`` filters names first)."""
+    counts = Counter(k for k, n in zip(keys, names) if k and keep(n))
+    groups: dict[str, list[str]] = defaultdict(list)
+    for k, n in zip(keys, names):
+        if k and counts[k] > 1 and keep(n):
+            groups[k].append(n)
+    return list(groups.values())
+
+
+def _pixel_groups_across(dataset, images) -> list[tuple[list[str], list[str]]]:
+    """(train images, val images) of each pixel-identical group used by both splits."""
+    used = _image_splits(dataset)
+    cols = _decoded(images, "image", "pixel_hash")
+    out = []
+    for names in _groups(cols["pixel_hash"], cols["image"], lambda n: bool(used.get(n))):
+        train = sorted(n for n in names if "train" in used[n])
+        val = sorted(n for n in names if "val" in used[n])
+        if train and val:
+            out.append((train, val))
+    return out
+
+
+def _leaked(answers, train: list[str], val: list[str]) -> bool:
+    # Pixel-identical pictures are a leak when they carry the same code: a sample copied into val.
+    # CAD views are often identical for different models (a cylinder from above, a plain block from
+    # the side), and such pairs with different code are ambiguous, not leaked.
+    return bool(set().union(*(answers[n] for n in train)) & set().union(*(answers[n] for n in val)))
+
+
+def _copied(dataset, images, leaked: bool) -> list[tuple[list[str], list[str]]]:
+    groups = _pixel_groups_across(dataset, images)
+    answers = _answers(dataset, [n for t, v in groups for n in t + v])
+    return [(t, v) for t, v in groups if _leaked(answers, t, v) == leaked]
+
+
+@register("dataset.image_copied_across_splits", kind="dataset", severity="error",
+          description="a sample copied across splits: a pixel-identical picture with the same answer in train "
+                      "and val, so validation scores memory of a training sample")
+def image_copied_across_splits(dataset, images, ctx) -> Iterable[Finding]:
+    for train, val in _copied(dataset, images, True):
+        yield Finding(severity="error", check="dataset.image_copied_across_splits", split="val",
+                      image=val[0], message=f"image copied across splits: val {val[:3]} has the pixels and "
+                                            f"the answer of train {train[:3]}")
+
+
+@register("dataset.same_picture_across_splits", kind="dataset", severity="warning",
+          description="a pixel-identical picture in train and val with different answers: the view does not "
+                      "determine the model (common for simple CAD shapes), or an image file was copied")
+def same_picture_across_splits(dataset, images, ctx) -> Iterable[Finding]:
+    for train, val in _copied(dataset, images, False):
+        yield Finding(severity="warning", check="dataset.same_picture_across_splits", split="val",
+                      image=val[0], message=f"val {val[:3]} shows the same pixels as train {train[:3]} "
+                                            f"with a different answer")
+
+
+def popcount64(x: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (numpy's bitwise_count: the CPU's popcount), as uint8."""
+    return np.bitwise_count(np.ascontiguousarray(x, dtype=np.uint64))
+
+
+def _near_pairs_brute(vh: np.ndarray, th: np.ndarray, limit: int, block_bytes: int = NEAR_BLOCK_BYTES):
+    """``_near_pairs`` by the full (val x train) distance matrix, in blocks of val rows that keep the XOR
+    matrix at ``block_bytes``: the reference, and the way for large ``limit``."""
+    rows = max(1, block_bytes // (8 * max(len(th), 1)))
+    for start in range(0, len(vh), rows):
+        dist = popcount64(vh[start:start + rows, None] ^ th[None, :])
+        close = dist <= limit
+        for i in np.nonzero(close.any(axis=1))[0]:
+            cand = np.nonzero(close[i])[0]
+            d = dist[i, cand]
+            order = np.argsort(d, kind="stable")
+            yield start + int(i), cand[order], d[order]
+
+
+def _near_pairs(vh: np.ndarray, th: np.ndarray, limit: int, max_candidates: int = 4_000_000):
+    """(val position, train positions by distance then position, their distances) for each val hash with
+    a train hash within ``limit`` bits.
+
+    Multi-index hashing: cut the 64 bits into ``limit + 1`` segments; two hashes within ``limit`` bits
+    agree exactly on at least one segment (pigeonhole), so only train hashes sharing a segment value
+    with the val hash are compared: sorted segment values and ``searchsorted`` give the candidates, a
+    popcount keeps the true ones. Val rows go in blocks of at most ``max_candidates`` candidate pairs
+    (look-alike renders share segments), so memory stays bounded whatever the data."""
+    if limit >= 16 or not len(vh) or not len(th):
+        yield from _near_pairs_brute(vh, th, limit)
+        return
+    k = limit + 1
+    edges = [64 * i // k for i in range(k + 1)]
+    segs = []
+    for a, b in zip(edges, edges[1:]):
+        mask = np.uint64((1 << (b - a)) - 1)
+        tkey = (th >> np.uint64(a)) & mask
+        order = np.argsort(tkey, kind="stable")
+        sorted_keys = tkey[order]
+        vkey = (vh >> np.uint64(a)) & mask
+        lo = np.searchsorted(sorted_keys, vkey, "left")
+        segs.append((order, lo, np.searchsorted(sorted_keys, vkey, "right") - lo))
+    per_val = np.sum([c for _, _, c in segs], axis=0)
+    start = 0
+    while start < len(vh):
+        # the largest block of val rows whose candidates fit (at least one row)
+        stop = start + max(1, int(np.searchsorted(np.cumsum(per_val[start:]), max_candidates, "right")))
+        vi_parts, ti_parts = [], []
+        for order, lo, cnt in segs:
+            c = cnt[start:stop]
+            total = int(c.sum())
+            if not total:
+                continue
+            vi = np.repeat(np.arange(start, stop), c)
+            first = np.repeat(np.cumsum(c) - c, c)
+            ti_parts.append(order[np.repeat(lo[start:stop], c) + np.arange(total) - first])
+            vi_parts.append(vi)
+        if vi_parts:
+            vi, ti = np.concatenate(vi_parts), np.concatenate(ti_parts)
+            d = popcount64(vh[vi] ^ th[ti])
+            keep = d <= limit
+            vi, ti = vi[keep], ti[keep]
+            # distinct pairs, sorted by val, distance, train position
+            pair = np.sort(vi.astype(np.int64) * len(th) + ti)
+            first = np.ones(len(pair), bool)
+            first[1:] = pair[1:] != pair[:-1]
+            pair = pair[first]
+            vi, ti = pair // len(th), pair % len(th)
+            d = popcount64(vh[vi] ^ th[ti])
+            o = np.lexsort((ti, d, vi))
+            vi, ti, d = vi[o], ti[o], d[o]
+            cuts = np.flatnonzero(np.diff(vi)) + 1
+            for v_grp, t_grp, d_grp in zip(np.split(vi, cuts), np.split(ti, cuts), np.split(d, cuts)):
+                if len(v_grp):
+                    yield int(v_grp[0]), t_grp, d_grp
+        start = stop
+
+
+@register("dataset.near_duplicate_across_splits", kind="dataset", severity="warning",
+          description="a val image within phash_distance of a train image of another model: a warning when "
+                      "they share the answer, info when they differ (look-alike shapes)",
+          block_bytes=NEAR_BLOCK_BYTES)
+def near_duplicate_across_splits(dataset, images, ctx) -> Iterable[Finding]:
+    used = _image_splits(dataset)
+    pattern = ctx.cfg.model_pattern
+    cols = _decoded(images, "image", "pixel_hash", "phash")
+    names, keys, ph, has = cols["image"], cols["pixel_hash"], cols["phash"], cols["has_phash"]
+    train = [i for i, n in enumerate(names) if has[i] and "train" in used.get(n, ())]
+    val = [i for i, n in enumerate(names) if has[i] and "val" in used.get(n, ())]
+    if not train or not val:
+        return
+    # Integer codes of each decoded image's pixel hash and model: candidates compared as arrays.
+    key_code = _codes(keys)
+    model_code = _codes([model_and_view(pattern, n)[0] or n for n in names])
+    train_a = np.array(train, np.int64)
+    found = []
+    for vi, cands, dists in _near_pairs(ph[val], ph[train], ctx.cfg.phash_distance):
+        v, ts = val[vi], train_a[cands]
+        # exact copies and shared models have their own findings
+        other = (key_code[ts] != key_code[v]) & (model_code[ts] != model_code[v])
+        found.append((v, ts[other], dists[other], len(ts)))
+    answers = _answers(dataset, {names[k] for v, ts, _, _ in found for k in (v, *ts)})
+    # One finding per val image: the same-answer neighbour if any (a warning), else the nearest one.
+    # Simple CAD shapes have many look-alikes; a row per pair would bury the table.
+    for v, ts, dists, n_close in found:
+        best = None
+        for t, d in zip(ts.tolist(), dists.tolist()):
+            same = bool(answers[names[v]] & answers[names[t]])
+            if best is None or (same and not best[2]):
+                best = (t, int(d), same)
+            if same:
+                break
+        if best is None:
+            continue
+        t, d, same = best
+        yield Finding(severity="warning" if same else "info", check="dataset.near_duplicate_across_splits",
+                      split="val", image=names[v],
+                      message=f"near duplicate of train image {names[t]!r} (phash distance {d}), "
+                              f"{'same answer' if same else 'different answer'}; {n_close} train image(s) within "
+                              f"distance {ctx.cfg.phash_distance}")
+
+
+@register("dataset.exact_duplicate_within_split", kind="dataset", severity="warning",
+          description="pixel-identical images of different models within one split: a warning when they "
+                      "share the answer (a duplicated sample), info when the answers differ (ambiguous view)")
+def exact_duplicate_within_split(dataset, images, ctx) -> Iterable[Finding]:
+    used = _image_splits(dataset)
+    cols = _decoded(images, "image", "pixel_hash")
+    for split in dataset.records:
+        groups = _groups(cols["pixel_hash"], cols["image"], lambda n: split in used.get(n, ()))
+        answers = _answers(dataset, [n for g in groups for n in g])
+        for names in groups:
+            models = {model_and_view(ctx.cfg.model_pattern, n)[0] or n for n in names}
+            if len(models) > 1:
+                distinct = {a for n in names for a in answers[n]}
+                yield Finding(severity="warning" if len(distinct) < len(models) else "info",
+                              check="dataset.exact_duplicate_within_split", split=split,
+                              image=sorted(names)[0], message=f"pixel-identical images of {len(models)} "
+                                                              f"models: {sorted(names)[:4]}")
+
