@@ -8,7 +8,7 @@ from pathlib import Path
 from harness.config import deepcad_1k
 
 # Bump when the generator's output changes, so a stale cache is never reused.
-DEFAULT_DATASET_VERSION = "v2"
+DEFAULT_DATASET_VERSION = "v3"
 _COMPLETE = ".complete"
 
 

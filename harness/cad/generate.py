@@ -82,7 +82,11 @@ class _Gen:
         rad = rng.uniform(0.55, 1.0, n)
         pts = [self.pt(cu + hw * r * np.cos(a), cv + hh * r * np.sin(a)) for a, r in zip(ang, rad)]
         pts = [p for i, p in enumerate(pts) if p != pts[i - 1]]
-        if len(pts) < 3:
+        xs, ys = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+        area = 0.5 * abs(float(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))))
+        # Clustered angles make slivers a fraction of a pixel wide in some views: a degenerate part that
+        # the validator rightly flags. Keep polygons that fill a fair share of their box.
+        if len(pts) < 3 or area < 0.25 * (4 * hw * hh):
             return self.rect(cu, cv, hw, hh)
         out: list = []
         for i, s in enumerate(pts):
