@@ -12,10 +12,11 @@ clone what you keep longer. ``device=`` does that copy for you, with ``non_block
 Resize backends. ``resize_backend="numba"`` runs ``kernels.normalize`` (bit-identical to stock
 Pillow + torchvision). ``"pil"`` wraps the decoded buffer without a copy (``Image.frombuffer``), resizes
 with the active PIL's BICUBIC and normalises through ``kernels.normalize.normalize_into``; under
-pillow-simd (AVX2) this is within 2 levels of stock Pillow (measured: max 1-2, mean < 0.01) and about
-1.5x as fast as the numba kernel, normalisation included (``benchmarks/bench_kernels.py``). ``"auto"`` (default) picks ``"pil"``
-when pillow-simd is the active PIL on an AVX2 CPU (``harness.runinfo.pil_flavour``), ``"numba"``
-otherwise: stock Pillow's resize is slower than the kernel. The choice is ``loader.resize_backend``.
+pillow-simd (AVX2) this is within 2 levels of stock Pillow (measured: max 1-2, mean < 0.01).
+``"auto"`` (default) is ``"numba"``: on CAD renders, whose rows mostly repeat the row above, the
+kernel computes each run of identical rows once (``kernels.runs``, exact) and measured faster than
+pillow-simd (``benchmarks/bench_kernels.py``; stock Pillow is slower still). The choice is
+``loader.resize_backend``.
 
 Parallelism. ``workers`` threads each fill a whole batch; the kernels release the GIL (numba
 ``nogil``, zlib, Pillow), so threads scale without pickling pixels across processes.
@@ -53,15 +54,10 @@ RESIZE_BACKENDS = ("auto", "numba", "pil")
 
 
 def pick_resize_backend(requested: str = "auto") -> str:
-    """``"numba"`` or ``"pil"``; ``"auto"`` is ``"pil"`` only under pillow-simd on an AVX2 CPU."""
+    """``"numba"`` or ``"pil"``; ``"auto"`` is ``"numba"`` (faster than pillow-simd on CAD renders)."""
     if requested not in RESIZE_BACKENDS:
         raise ValueError(f"resize_backend must be one of {RESIZE_BACKENDS}, got {requested!r}")
-    if requested != "auto":
-        return requested
-    from harness.runinfo import pil_flavour
-
-    flavour = pil_flavour()
-    return "pil" if flavour["simd"] and flavour["cpu_avx2"] else "numba"
+    return "numba" if requested == "auto" else requested
 
 
 def pil_resize_normalize_into(rgb: np.ndarray, size: int, out: np.ndarray, mean: Sequence[float],

@@ -1,5 +1,9 @@
 """Resize and normalise fused: the vertical pass writes float32 CHW straight into a batch slot.
 
+Repeated rows cost nothing twice: the horizontal pass skips rows identical to the row above and the
+vertical pass merges taps that read one run of such rows (``kernels.resize``, exact integer sums); an
+output row whose merged taps equal the row above's is a copy of it.
+
 Values equal torchvision's ``Resize(BICUBIC)`` on a stock-Pillow image + ``ToTensor()`` +
 ``Normalize`` bit for bit: the uint8 the vertical pass produces is stock Pillow's, and the float
 conversion performs torch's own float32 operations in its order, ``(v / 255 - mean) / std``, each
@@ -13,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from kernels._jit import njit
-from kernels.resize import _HALF, Plan, _clip8, check_src, horizontal
+from kernels.resize import _ONE, Plan, _clip8, _vertical_row, check_src, horizontal
+from kernels.runs import same_groups, tap_groups
 
 
 def _constants(mean: Sequence[float], std: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -38,36 +43,41 @@ def _lut(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
 
 
 @njit
-def _vertical_norm(tmp, bounds, coeffs, lut, out):
-    # Same integer arithmetic as kernels.resize.vertical_hwc; only the store differs.
+def _vertical_norm(tmp, rowmap, bounds, coeffs, lut, out):
+    # Same integer arithmetic and tap merging as kernels.resize.vertical_hwc; only the store differs.
     w_out = tmp.shape[2]
+    kmax = coeffs.shape[1]
     acc = np.empty(w_out, np.int32)
+    gidx = np.empty(kmax, np.int32)
+    gw = np.empty(kmax, np.int32)
+    pidx = np.empty(kmax, np.int32)
+    pw = np.empty(kmax, np.int32)
+    pg = 0
     for yy in range(bounds.shape[0]):
-        ymin = bounds[yy, 0]
-        n = bounds[yy, 1]
-        for c in range(3):
-            for x in range(w_out):
-                acc[x] = np.int32(_HALF)
-            for k in range(n):
-                w = coeffs[yy, k]
-                trow = tmp[c, ymin + k]
+        g = tap_groups(rowmap, bounds[yy, 0], bounds[yy, 1], coeffs[yy], _ONE, gidx, gw)
+        if same_groups(g, gidx, gw, pg, pidx, pw) and yy > 0:
+            for c in range(3):   # the same merged taps as the row above: the same values
+                out[c, yy] = out[c, yy - 1]
+        else:
+            for c in range(3):
+                _vertical_row(tmp, c, gidx, gw, g, acc)
+                orow = out[c, yy]
+                table = lut[c]
                 for x in range(w_out):
-                    acc[x] = np.int32(acc[x] + np.int32(np.int32(trow[x]) * w))
-            orow = out[c, yy]
-            table = lut[c]
-            for x in range(w_out):
-                orow[x] = table[_clip8(acc[x])]
+                    orow[x] = table[_clip8(acc[x])]
+        pg = g
 
 
 @njit
-def _planar_norm(tmp, mean, std, out):
+def _planar_norm(tmp, rowmap, mean, std, out):
     inv = np.float32(255.0)
     for c in range(3):
         m = mean[c]
         s = std[c]
         for y in range(out.shape[1]):
+            trow = tmp[c, rowmap[y]]
             for x in range(out.shape[2]):
-                out[c, y, x] = (np.float32(tmp[c, y, x]) / inv - m) / s
+                out[c, y, x] = (np.float32(trow[x]) / inv - m) / s
 
 
 @njit
@@ -93,11 +103,11 @@ def resize_normalize_into(src_hwc_u8: np.ndarray, plan: Plan, out_chw_f32: np.nd
     m, s = _constants(mean, std)
     if (plan.in_h, plan.in_w) == (plan.out_h, plan.out_w):
         return normalize_into(src_hwc_u8, out_chw_f32, m, s)
-    tmp = horizontal(src_hwc_u8, plan)
+    tmp, rowmap = horizontal(src_hwc_u8, plan)
     if plan.in_h == plan.out_h or plan.vertical_first:
-        _planar_norm(tmp, m, s, out_chw_f32)  # no vertical pass left to run
+        _planar_norm(tmp, rowmap, m, s, out_chw_f32)  # no vertical pass left to run
     else:
-        _vertical_norm(tmp, plan.v_bounds, plan.v_coeffs, _lut(m, s), out_chw_f32)
+        _vertical_norm(tmp, rowmap, plan.v_bounds, plan.v_coeffs, _lut(m, s), out_chw_f32)
     return out_chw_f32
 
 

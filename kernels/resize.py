@@ -9,6 +9,10 @@ uint8 scratch, so the vertical pass — whose weight is the same for a whole out
 contiguous multiply-accumulate of whole scratch rows that LLVM vectorises. ``kernels.normalize``
 reuses the horizontal pass and swaps in a vertical pass that writes float32 CHW.
 
+Repeated rows (``kernels.runs``): the horizontal pass computes only the first row of each run of
+byte-identical rows into a compact scratch, and the vertical pass reads it through ``rowmap`` with the
+taps that read one run merged: exact, and most rows of a CAD render cost a copy.
+
 Integer width. numba types ``int32 * int32`` as int64, which doubles the vector lanes' width and
 kept the passes from vectorising well; every multiply-accumulate is therefore written
 ``np.int32(acc + np.int32(np.int32(pixel) * w))``, which LLVM turns back into 32-bit lanes (Pillow's
@@ -24,9 +28,11 @@ from functools import lru_cache
 import numpy as np
 
 from kernels._jit import njit
+from kernels.runs import distinct_rows, same_groups, tap_groups
 
 PRECISION_BITS = 32 - 8 - 2
 _HALF = 1 << (PRECISION_BITS - 1)
+_ONE = 1 << PRECISION_BITS
 BICUBIC_SUPPORT = 2.0
 
 
@@ -140,8 +146,8 @@ def _strip_taps(t, xmin, n, crow, acc):
 
 
 @njit
-def horizontal_planar(src, row0, rows, bounds, coeffs, tmp, t, acc, ob):
-    """tmp[c, y, xx] = Pillow's horizontal pass of src rows row0..row0+rows, planar uint8.
+def horizontal_planar(src, rowidx, bounds, coeffs, tmp, t, acc, ob):
+    """tmp[c, j, xx] = Pillow's horizontal pass of source row rowidx[j], planar uint8.
 
     Pillow's weights vary along a row, so the row cannot be the vector; instead STRIP rows are
     transposed into t[x, c * STRIP + r] and the vector runs across rows and channels. Results go to
@@ -151,10 +157,11 @@ def horizontal_planar(src, row0, rows, bounds, coeffs, tmp, t, acc, ob):
     in_w = src.shape[1]
     out_w = bounds.shape[0]
     lanes = acc.shape[0]
+    rows = rowidx.shape[0]
     for y0 in range(0, rows, STRIP):
         rn = min(STRIP, rows - y0)
         for r in range(rn):
-            srow = src[row0 + y0 + r]
+            srow = src[rowidx[y0 + r]]
             for x in range(in_w):
                 t[x, r] = srow[x, 0]
                 t[x, STRIP + r] = srow[x, 1]
@@ -173,37 +180,50 @@ def horizontal_planar(src, row0, rows, bounds, coeffs, tmp, t, acc, ob):
 
 
 @njit
-def _copy_planar(src, row0, rows, tmp):
+def _copy_planar(src, rowidx, tmp):
     # Width unchanged: Pillow skips the horizontal pass, so this is only a relayout.
     for c in range(3):
-        for y in range(rows):
+        for j in range(rowidx.shape[0]):
+            srow = src[rowidx[j]]
+            trow = tmp[c, j]
             for x in range(src.shape[1]):
-                tmp[c, y, x] = src[row0 + y, x, c]
+                trow[x] = srow[x, c]
 
 
 @njit
-def _vertical_row(tmp, c, ymin, n, coeffs_row, acc):
-    # One output row of one channel: acc = sum of whole scratch rows, each scaled by one weight.
+def _vertical_row(tmp, c, gidx, gw, g, acc):
+    # One output row of one channel: acc = sum of whole compact scratch rows, each scaled by one weight.
     w_out = acc.shape[0]
     for x in range(w_out):
         acc[x] = np.int32(_HALF)
-    for k in range(n):
-        w = coeffs_row[k]
-        trow = tmp[c, ymin + k]
+    for k in range(g):
+        w = gw[k]
+        trow = tmp[c, gidx[k]]
         for x in range(w_out):
             acc[x] = np.int32(acc[x] + np.int32(np.int32(trow[x]) * w))
 
 
 @njit
-def vertical_hwc(tmp, bounds, coeffs, out):
-    """out[yy, xx, c] = Pillow's vertical pass over the planar scratch, uint8 HWC."""
+def vertical_hwc(tmp, rowmap, bounds, coeffs, out):
+    """out[yy, xx, c] = Pillow's vertical pass over the compact planar scratch, uint8 HWC."""
     w_out = tmp.shape[2]
+    kmax = coeffs.shape[1]
     acc = np.empty(w_out, np.int32)  # once per image: negligible next to the passes
+    gidx = np.empty(kmax, np.int32)
+    gw = np.empty(kmax, np.int32)
+    pidx = np.empty(kmax, np.int32)
+    pw = np.empty(kmax, np.int32)
+    pg = 0
     for yy in range(bounds.shape[0]):
-        for c in range(3):
-            _vertical_row(tmp, c, bounds[yy, 0], bounds[yy, 1], coeffs[yy], acc)
-            for x in range(w_out):
-                out[yy, x, c] = _clip8(acc[x])
+        g = tap_groups(rowmap, bounds[yy, 0], bounds[yy, 1], coeffs[yy], _ONE, gidx, gw)
+        if same_groups(g, gidx, gw, pg, pidx, pw) and yy > 0:
+            out[yy] = out[yy - 1]
+        else:
+            for c in range(3):
+                _vertical_row(tmp, c, gidx, gw, g, acc)
+                for x in range(w_out):
+                    out[yy, x, c] = _clip8(acc[x])
+        pg = g
 
 
 @njit
@@ -225,11 +245,12 @@ def vertical_rows(src2d, bounds, coeffs, out2d):
 
 
 @njit
-def _planar_to_hwc(tmp, out):
+def _planar_to_hwc(tmp, rowmap, out):
     for c in range(3):
         for y in range(out.shape[0]):
+            trow = tmp[c, rowmap[y]]
             for x in range(out.shape[1]):
-                out[y, x, c] = tmp[c, y, x]
+                out[y, x, c] = trow[x]
 
 
 _scratch = threading.local()
@@ -254,9 +275,11 @@ def check_src(src: np.ndarray, p: Plan) -> None:
         raise ValueError(f"plan is for {(p.in_h, p.in_w)}, image is {src.shape[:2]}")
 
 
-def horizontal(src: np.ndarray, p: Plan) -> np.ndarray:
-    """The first pass(es) into this thread's planar scratch: what is left is a vertical pass, or nothing
-    for vertical-first plans (check ``p.vertical_first``). Valid until this thread's next call."""
+def horizontal(src: np.ndarray, p: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """The first pass(es) into this thread's scratch: ``(tmp, rowmap)``, tmp the planar (3, nd, out_w)
+    horizontal pass of the nd distinct rows, ``rowmap`` (int32, ``p.rows``) each row's compact row in
+    tmp. What is left is a vertical pass, or nothing for vertical-first plans (check
+    ``p.vertical_first``). Valid until this thread's next call."""
     check_src(src, p)
     if not src.flags.c_contiguous:
         src = np.ascontiguousarray(src)
@@ -264,15 +287,22 @@ def horizontal(src: np.ndarray, p: Plan) -> np.ndarray:
         mid = scratch("vfirst", (p.out_h, p.in_w, 3), np.uint8)
         vertical_rows(src.reshape(p.in_h, -1), p.v_bounds, p.v_coeffs, mid.reshape(p.out_h, -1))
         src = mid
-    tmp = scratch("planar", (3, p.rows, p.out_w), np.uint8)
+        row0 = 0
+    else:
+        row0 = p.row0
+    rowmap = scratch("rowmap", (p.rows,), np.int32)
+    rowidx = scratch("rowidx", (p.rows,), np.int32)
+    nd = distinct_rows(src.reshape(src.shape[0], -1), row0, p.rows, rowmap, rowidx)
+    rowidx = rowidx[:nd]
+    tmp = scratch("planar", (3, nd, p.out_w), np.uint8)
     if p.in_w == p.out_w:
-        _copy_planar(src, p.row0, p.rows, tmp)
+        _copy_planar(src, rowidx, tmp)
     else:
         t = scratch("strip", (p.in_w, 3 * STRIP), np.uint8)
         acc = scratch("acc", (3 * STRIP,), np.int32)
         ob = scratch("strip_out", (p.out_w, 3 * STRIP), np.uint8)
-        horizontal_planar(src, p.row0, p.rows, p.h_bounds, p.h_coeffs, tmp, t, acc, ob)
-    return tmp
+        horizontal_planar(src, rowidx, p.h_bounds, p.h_coeffs, tmp, t, acc, ob)
+    return tmp, rowmap
 
 
 def resize(src: np.ndarray, p: Plan, out: np.ndarray | None = None) -> np.ndarray:
@@ -281,9 +311,9 @@ def resize(src: np.ndarray, p: Plan, out: np.ndarray | None = None) -> np.ndarra
         out = np.empty((p.out_h, p.out_w, 3), np.uint8)
     elif out.shape != (p.out_h, p.out_w, 3) or out.dtype != np.uint8:
         raise ValueError(f"out must be {(p.out_h, p.out_w, 3)} uint8")
-    tmp = horizontal(src, p)
+    tmp, rowmap = horizontal(src, p)
     if p.in_h == p.out_h or p.vertical_first:
-        _planar_to_hwc(tmp, out)  # no vertical pass left to run
+        _planar_to_hwc(tmp, rowmap, out)  # no vertical pass left to run
     else:
-        vertical_hwc(tmp, p.v_bounds, p.v_coeffs, out)
+        vertical_hwc(tmp, rowmap, p.v_bounds, p.v_coeffs, out)
     return out

@@ -57,37 +57,39 @@ def _pixel_groups_across(dataset, images) -> list[tuple[list[str], list[str]]]:
     return out
 
 
-def _leaked(answers, train: list[str], val: list[str]) -> bool:
-    # Pixel-identical pictures are a leak when they carry the same code: a sample copied into val.
-    # CAD views are often identical for different models (a cylinder from above, a plain block from
-    # the side), and such pairs with different code are ambiguous, not leaked.
-    return bool(set().union(*(answers[n] for n in train)) & set().union(*(answers[n] for n in val)))
-
-
-def _copied(dataset, images, leaked: bool) -> list[tuple[list[str], list[str]]]:
+def _sorted_by_leak(dataset, images):
+    """Per pixel-identical group across splits: (val image, train images with its answer) for val images
+    that carry a train image's answer, and (val images without one, the group's train images)."""
     groups = _pixel_groups_across(dataset, images)
     answers = _answers(dataset, [n for t, v in groups for n in t + v])
-    return [(t, v) for t, v in groups if _leaked(answers, t, v) == leaked]
+    for train, val in groups:
+        # Pixel-identical pictures are a leak when they carry the same code: a sample copied into val.
+        # CAD views are often identical for different models (a cylinder from above, a plain block from
+        # the side), and such pairs with different code are ambiguous, not leaked.
+        leaked = [(v, [t for t in train if answers[t] & answers[v]]) for v in val]
+        yield [(v, same) for v, same in leaked if same], ([v for v, same in leaked if not same], train)
 
 
 @register("dataset.image_copied_across_splits", kind="dataset", severity="error",
           description="a sample copied across splits: a pixel-identical picture with the same answer in train "
                       "and val, so validation scores memory of a training sample")
 def image_copied_across_splits(dataset, images, ctx) -> Iterable[Finding]:
-    for train, val in _copied(dataset, images, True):
-        yield Finding(severity="error", check="dataset.image_copied_across_splits", split="val",
-                      image=val[0], message=f"image copied across splits: val {val[:3]} has the pixels and "
-                                            f"the answer of train {train[:3]}")
+    for leaked, _ in _sorted_by_leak(dataset, images):
+        for v, same in leaked:
+            yield Finding(severity="error", check="dataset.image_copied_across_splits", split="val", image=v,
+                          message=f"image copied across splits: val {v!r} has the pixels and the answer of "
+                                  f"train {same[:3]}" + (f" and {len(same) - 3} more" if len(same) > 3 else ""))
 
 
 @register("dataset.same_picture_across_splits", kind="dataset", severity="warning",
           description="a pixel-identical picture in train and val with different answers: the view does not "
                       "determine the model (common for simple CAD shapes), or an image file was copied")
 def same_picture_across_splits(dataset, images, ctx) -> Iterable[Finding]:
-    for train, val in _copied(dataset, images, False):
-        yield Finding(severity="warning", check="dataset.same_picture_across_splits", split="val",
-                      image=val[0], message=f"val {val[:3]} shows the same pixels as train {train[:3]} "
-                                            f"with a different answer")
+    for _, (val, train) in _sorted_by_leak(dataset, images):
+        if val:
+            yield Finding(severity="warning", check="dataset.same_picture_across_splits", split="val",
+                          image=val[0], message=f"val {val[:3]} shows the same pixels as train {train[:3]} "
+                                                f"with a different answer")
 
 
 def popcount64(x: np.ndarray) -> np.ndarray:

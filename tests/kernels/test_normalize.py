@@ -1,6 +1,7 @@
 """kernels.normalize against torchvision's ToTensor + Normalize after stock Pillow's BICUBIC
 (kernels.reference.resize: bit-identical), and against the full torchvision pipeline on the installed PIL
 (pillow-simd rounds differently: within 2 levels)."""
+import inspect
 import os
 import subprocess
 import sys
@@ -75,6 +76,54 @@ assert not _jit.JIT_ENABLED
 rng = np.random.default_rng(0)
 for h, w, s in [(24, 32, 16), (5, 3, 8), (12, 12, 12)]:
     src = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    out = np.empty((3, s, s), np.float32)
+    resize_normalize_into(src, plan(h, w, s, s), out)
+    np.testing.assert_array_equal(out, reference.resize_normalize(src, s, s))
+print("ok")
+"""
+    env = {**os.environ, "HARNESS_NO_JIT": "1"}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
+
+
+def _repeated_rows_image(h, w, seed):
+    # runs of identical rows (CAD renders: white margins, flat faces with vertical edges) + noise rows
+    rng = np.random.default_rng(seed)
+    img = np.full((h, w, 3), 255, np.uint8)
+    y = 0
+    while y < h:
+        n = int(rng.integers(1, 30))
+        if rng.random() < 0.3:
+            img[y] = rng.integers(0, 256, (w, 3), dtype=np.uint8)
+            n = 1
+        else:
+            x0, x1 = sorted(int(v) for v in rng.integers(0, w, 2))
+            img[y:y + n, x0:x1] = rng.integers(90, 230)
+            img[y:y + n, x0:x0 + 2] = 25
+        y += n
+    return img
+
+
+@pytest.mark.parametrize("h,w", [(512, 512), (300, 451), (200, 384)])
+def test_repeated_rows_match_torchvision_exactly(h, w):
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    for src in (_repeated_rows_image(h, w, h + w), np.full((h, w, 3), 255, np.uint8)):
+        out = np.full((3, 384, 384), np.nan, np.float32)
+        resize_normalize_into(src, plan(h, w, 384, 384), out, mean, std)
+        np.testing.assert_array_equal(out, _torchvision(src, 384, mean, std))
+
+
+def test_repeated_rows_jit_off_match_reference():
+    code = """
+import numpy as np
+from kernels import _jit, reference
+from kernels.normalize import resize_normalize_into
+from kernels.resize import plan
+assert not _jit.JIT_ENABLED
+""" + inspect.getsource(_repeated_rows_image) + """
+for h, w, s in [(48, 40, 36), (20, 30, 32), (40, 24, 24)]:
+    src = _repeated_rows_image(h, w, h)
     out = np.empty((3, s, s), np.float32)
     resize_normalize_into(src, plan(h, w, s, s), out)
     np.testing.assert_array_equal(out, reference.resize_normalize(src, s, s))

@@ -1,5 +1,6 @@
 """kernels.resize against stock Pillow's BICUBIC (kernels.reference.resize, plain numpy): exact, over many
 size pairs; and the installed PIL (pillow-simd or Pillow) within the 2-level / 0.5-mean contract."""
+import inspect
 import os
 import subprocess
 import sys
@@ -113,3 +114,58 @@ def test_reference_is_stock_pillows_fixed_point():
     step[:, 4:] = 200
     row = reference.resize(step, 8, 6)[0, :, 0]
     assert row.tolist() == [0, 0, 7, 193, 201, 200]
+
+
+def repeated_rows_image(h, w, seed):
+    """CAD-like rows: runs of byte-identical rows (white margins, flat faces with vertical edges) of
+    random lengths, single noise rows between and inside them, and a run reaching each border."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((h, w, 3), np.uint8)
+    y = 0
+    while y < h:
+        kind = rng.integers(0, 4)
+        n = 1 if kind == 0 else int(rng.integers(1, 40))
+        if kind == 0:
+            row = rng.integers(0, 256, (w, 3), dtype=np.uint8)        # a noise row
+        elif kind == 1:
+            row = np.full((w, 3), 255, np.uint8)                      # white margin
+        else:
+            row = np.full((w, 3), 255, np.uint8)                      # faces between vertical edges
+            for _ in range(int(rng.integers(1, 4))):
+                x0, x1 = sorted(int(v) for v in rng.integers(0, w, 2))
+                row[x0:x1] = rng.integers(90, 230)
+                row[x0:x0 + 2] = 25
+        img[y:y + n] = row
+        y += n
+    img[h // 3] = img[h // 3 - 1] ^ 1  # one row differing from its neighbour by one level everywhere
+    return img
+
+
+@pytest.mark.parametrize("h,w,oh,ow", [(512, 512, 384, 384), (384, 384, 512, 512), (300, 451, 97, 61),
+                                       (512, 512, 512, 384), (300, 200, 301, 200), (200, 300, 60, 299)])
+def test_repeated_rows_match_pillow_exactly(h, w, oh, ow):
+    # the fast path for identical rows (skipped horizontal rows, merged vertical taps, copied output rows)
+    src = repeated_rows_image(h, w, h + ow)
+    assert 0.6 < (src[1:] == src[:-1]).all(axis=(1, 2)).mean() < 0.98  # mostly repeats, some not
+    p = plan(h, w, oh, ow)
+    np.testing.assert_array_equal(resize(src, p), reference.resize(src, oh, ow))
+    flat = np.full((h, w, 3), 255, np.uint8)   # every row one run
+    np.testing.assert_array_equal(resize(flat, p), reference.resize(flat, oh, ow))
+
+
+def test_repeated_rows_jit_off_match_pillow():
+    code = """
+import numpy as np
+from kernels import _jit, reference
+from kernels.resize import plan, resize
+assert not _jit.JIT_ENABLED
+""" + inspect.getsource(repeated_rows_image) + """
+for h, w, oh, ow in [(48, 40, 36, 30), (30, 20, 45, 21), (40, 30, 24, 24)]:
+    src = repeated_rows_image(h, w, h)
+    np.testing.assert_array_equal(resize(src, plan(h, w, oh, ow)), reference.resize(src, oh, ow))
+print("ok")
+"""
+    env = {**os.environ, "HARNESS_NO_JIT": "1"}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
