@@ -80,8 +80,12 @@ def section_statistics(tables, cfg) -> str:
     lines.append("- Colour mode: " + ", ".join(f"{k} ({v:,})" for k, v in modes.most_common()))
     lines.append("- Format: " + ", ".join(f"{k} ({v:,})" for k, v in formats.most_common()))
     lines.append(f"- File size min / mean / max: {min_mean_max(sizes, '{:.1f}')} KB")
-    lines += ["", "**Text statistics** (min / mean / max):", ""]
-    lines.append(f"- Prompts: {min_mean_max(pc)} chars; {min_mean_max(pt)} tokens")
+    tok = (f"`{cfg.checks.tokenizer}`" if cfg.checks.tokenizer else
+           "the proxy byte tokenizer (one token per byte: a Llama-family tokenizer gives about a third as many "
+           "on this code; pass `--tokenizer` for exact counts)")
+    lines += ["", f"**Text statistics** (min / mean / max; tokens by {tok}, `{cfg.checks.template}` template):", ""]
+    lines.append(f"- Prompts: {min_mean_max(pc)} chars; {min_mean_max(pt)} tokens (the whole formatted prompt: "
+                 f"system prompt, roles and the image's {cfg.checks.image_tokens} tokens)")
     lines.append(f"- Answers: {min_mean_max(ac)} chars; {min_mean_max(at)} tokens")
     lines.append(f"- Total text: {total_text:,} characters; {sum(pt) + sum(at):,} tokens; "
                  f"mean per turn {total_text / turns:,.0f} characters")
