@@ -81,8 +81,8 @@ def section_statistics(tables, cfg) -> str:
     lines.append("- Format: " + ", ".join(f"{k} ({v:,})" for k, v in formats.most_common()))
     lines.append(f"- File size min / mean / max: {min_mean_max(sizes, '{:.1f}')} KB")
     tok = (f"`{cfg.checks.tokenizer}`" if cfg.checks.tokenizer else
-           "the proxy byte tokenizer (one token per byte: a Llama-family tokenizer gives about a third as many "
-           "on this code; pass `--tokenizer` for exact counts)")
+           "the proxy byte tokenizer (one token per byte: a Llama-family tokenizer, with digits split, takes "
+           "about 2 to 3 characters per token on this code; pass `--tokenizer` for exact counts)")
     lines += ["", f"**Text statistics** (min / mean / max; tokens by {tok}, `{cfg.checks.template}` template):", ""]
     lines.append(f"- Prompts: {min_mean_max(pc)} chars; {min_mean_max(pt)} tokens (the whole formatted prompt: "
                  f"system prompt, roles and the image's {cfg.checks.image_tokens} tokens)")
