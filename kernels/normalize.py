@@ -60,9 +60,14 @@ def _vertical_norm(tmp, rowmap, bounds, coeffs, lut, out):
                 out[c, yy] = out[c, yy - 1]
         else:
             for c in range(3):
-                _vertical_row(tmp, c, gidx, gw, g, acc)
                 orow = out[c, yy]
                 table = lut[c]
+                if g == 1 and gw[0] == _ONE:   # inside one run: the level itself (kernels.runs)
+                    trow = tmp[c, gidx[0]]
+                    for x in range(w_out):
+                        orow[x] = table[trow[x]]
+                    continue
+                _vertical_row(tmp, c, gidx, gw, g, acc)
                 for x in range(w_out):
                     orow[x] = table[_clip8(acc[x])]
         pg = g

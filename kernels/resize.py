@@ -292,7 +292,10 @@ def horizontal(src: np.ndarray, p: Plan) -> tuple[np.ndarray, np.ndarray]:
         row0 = p.row0
     rowmap = scratch("rowmap", (p.rows,), np.int32)
     rowidx = scratch("rowidx", (p.rows,), np.int32)
-    nd = distinct_rows(src.reshape(src.shape[0], -1), row0, p.rows, rowmap, rowidx)
+    rows2d = src.reshape(src.shape[0], -1)
+    if rows2d.shape[1] % 8 == 0 and rows2d.ctypes.data % 8 == 0:
+        rows2d = rows2d.view(np.uint64)  # the same equality, compared 8 bytes a load
+    nd = distinct_rows(rows2d, row0, p.rows, rowmap, rowidx)
     rowidx = rowidx[:nd]
     tmp = scratch("planar", (3, nd, p.out_w), np.uint8)
     if p.in_w == p.out_w:

@@ -18,7 +18,8 @@ from kernels._jit import njit
 
 @njit
 def _rows_equal(a, b):
-    # byte compare of two 1-D rows, 64 bytes a step: the inner loop vectorises, the exit is per step
+    # compare of two 1-D rows (uint8, or the same bytes as uint64 words), 64 items a step: the inner
+    # loop vectorises, the exit is per step
     n = a.shape[0]
     i = 0
     while i + 64 <= n:
@@ -36,8 +37,9 @@ def _rows_equal(a, b):
 
 @njit
 def distinct_rows(src2d, row0, rows, rowmap, rowidx):
-    """Rows row0..row0+rows of (H, W*3) ``src2d``: ``rowidx[:nd]`` = the first row of each run of
-    byte-identical consecutive rows, ``rowmap[r]`` = the run of row row0 + r; returns nd."""
+    """Rows row0..row0+rows of (H, W*3) uint8 ``src2d`` (or its bytes viewed as uint64 words):
+    ``rowidx[:nd]`` = the first row of each run of byte-identical consecutive rows, ``rowmap[r]`` = the
+    run of row row0 + r; returns nd."""
     nd = 0
     for r in range(rows):
         y = row0 + r

@@ -16,6 +16,8 @@ def test_distinct_rows_maps_every_row_to_its_run():
     assert rowmap.tolist() == [0, 0, 1, 2, 2, 3] and rowidx[:4].tolist() == [0, 2, 3, 5]
     assert distinct_rows(rows, 1, 4, rowmap, rowidx) == 3   # from row0 on, relative indices
     assert rowmap[:4].tolist() == [0, 1, 2, 2] and rowidx[:3].tolist() == [1, 2, 3]
+    words = np.concatenate([rows, rows], axis=1)[:, :136].copy().view(np.uint64)  # 17 words a row
+    assert distinct_rows(words, 0, 6, rowmap, rowidx) == 4 and rowmap.tolist() == [0, 0, 1, 2, 2, 3]
 
 
 def test_tap_groups_merge_runs_and_compare_with_the_previous_row():
