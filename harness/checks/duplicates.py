@@ -193,25 +193,26 @@ def near_duplicate_across_splits(dataset, images, ctx) -> Iterable[Finding]:
         # exact copies and shared models have their own findings
         other = (key_code[ts] != key_code[v]) & (model_code[ts] != model_code[v])
         found.append((v, ts[other], dists[other], len(ts)))
-    answers = _answers(dataset, {names[k] for v, ts, _, _ in found for k in (v, *ts)})
-    # One finding per val image: the same-answer neighbour if any (a warning), else the nearest one.
+    # Answers as integer codes per image (its first record's answer), so "same answer" is one array
+    # compare over a val image's candidates: look-alike CAD views can number thousands per image.
+    first_answer: dict[str, str] = {}
+    for r in dataset.all_records():
+        if r.image is not None:
+            first_answer.setdefault(r.image, r.answer)
+    answer_code = _codes([first_answer.get(n) for n in names])
+    # One finding per val image: the nearest same-answer neighbour if any (a warning), else the nearest.
     # Simple CAD shapes have many look-alikes; a row per pair would bury the table.
     for v, ts, dists, n_close in found:
-        best = None
-        for t, d in zip(ts.tolist(), dists.tolist()):
-            same = bool(answers[names[v]] & answers[names[t]])
-            if best is None or (same and not best[2]):
-                best = (t, int(d), same)
-            if same:
-                break
-        if best is None:
+        if len(ts) == 0:
             continue
-        t, d, same = best
-        yield Finding(severity="warning" if same else "info", check="dataset.near_duplicate_across_splits",
+        same = answer_code[ts] == answer_code[v]
+        j = int(np.argmax(same)) if same.any() else 0   # candidates come sorted by distance
+        t, d, is_same = int(ts[j]), int(dists[j]), bool(same[j])
+        yield Finding(severity="warning" if is_same else "info", check="dataset.near_duplicate_across_splits",
                       split="val", image=names[v],
                       message=f"near duplicate of train image {names[t]!r} (phash distance {d}), "
-                              f"{'same answer' if same else 'different answer'}; {n_close} train image(s) within "
-                              f"distance {ctx.cfg.phash_distance}")
+                              f"{'same answer' if is_same else 'different answer'}; {n_close} train image(s) "
+                              f"within distance {ctx.cfg.phash_distance}")
 
 
 @register("dataset.exact_duplicate_within_split", kind="dataset", severity="warning",
