@@ -1,6 +1,6 @@
 """Claim: ``harness bench`` predicts the proxy's train-epoch time at batch size 4 within 5%.
 
-Prediction: ceil(train records / 4) x the bench's median training step (data wait included).
+Prediction: ceil(train records / 4) x the bench's mean training step (data wait included), as the estimate.
 Measurement: the dry run's training (``simulate`` with samples=all, epochs=2, batch 4) on the same
 dataset; the second epoch's ``train_seconds`` (the first carries the one-off warm-up).
 
@@ -50,7 +50,7 @@ def main() -> int:
     val = [r for r in dataset.records.get("val", []) if r.image and r.answer]
     if args.limit:
         val = val[:max(1, len(train) // 10)]
-    predicted = math.ceil(len(train) / bs) * step
+    predicted = math.ceil(len(train) / bs) * mean_step   # what harness bench's estimate uses
     print(f"bench ({bench_s:.0f} s, {args.steps} steps): median step {step * 1e3:.1f} ms (mean {mean_step * 1e3:.1f}) "
           f"-> predicted epoch {predicted:.1f} s for {len(train)} samples")
 

@@ -54,10 +54,11 @@ def scales(dataset_conversations: int, views: int = VIEWS) -> list[tuple[str, in
 
 
 def proxy_estimates(*, step_seconds: float, batch_size: int, epochs: int, dataset_conversations: int,
-                    views: int = VIEWS, device: str) -> list[dict]:
-    """ESTIMATES rows (basis "proxy"): the dataset's own train split, then the 1K/10K/50K scales."""
+                    views: int = VIEWS, device: str, statistic: str = "median") -> list[dict]:
+    """ESTIMATES rows (basis "proxy"): the dataset's own train split, then the 1K/10K/50K scales.
+    ``statistic`` names how ``step_seconds`` was taken from the measured steps (written in the rule)."""
     rule = (f"total = ceil(conversations / {batch_size}) steps x {step_seconds:.4f} s/step (measured "
-            f"steady-state median on {device}, loader waits included) x {epochs} epochs")
+            f"steady-state {statistic} on {device}, loader waits included) x {epochs} epochs")
     out = [estimate(conv, batch_size, step_seconds, epochs, scale=name, models=m)
            for name, m, conv in scales(dataset_conversations, views)]
     rows = []
