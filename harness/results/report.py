@@ -63,6 +63,21 @@ def _sample_json(raw: dict, limit: int = 160) -> str:
     return json.dumps(cut(raw), indent=2, ensure_ascii=False)
 
 
+def _coverage(rec, cfg) -> list[str]:
+    """Histogram of supervised-token coverage under the template's masking (learned / answer tokens)."""
+    sup, ans = col(rec, "supervised_tokens_template"), col(rec, "answer_tokens")
+    pairs = [(s, a) for s, a in zip(rec.column("supervised_tokens_template").to_pylist(),
+                                    rec.column("answer_tokens").to_pylist()) if s is not None and a]
+    if not pairs or not sup or not ans:
+        return []
+    edges = [(0.0, 0.0, "nothing (0%)"), (0.0, 0.5, "under 50%"), (0.5, 0.999, "50-99.9%"), (0.999, 9e9, "all")]
+    counts = [sum(1 for s, a in pairs if (lo < s / a <= hi) or (hi == 0.0 and s == 0)) for lo, hi, _ in edges]
+    rows = [[label, f"{n:,}", f"{100 * n / len(pairs):.1f}%", "#" * round(30 * n / max(len(pairs), 1))]
+            for (_, _, label), n in zip(edges, counts)]
+    return [f"**Supervised-token coverage** (answer tokens the `{cfg.checks.template}` template's masking "
+            f"trains on; 'nothing' = every label ignored):", "", md_table(["coverage", "samples", "share", ""], rows)]
+
+
 def section_statistics(tables, cfg) -> str:
     img, rec = tables["images"], tables["records"]
     ok = [r for r in img.to_pylist() if r["decode_ok"]]
@@ -92,6 +107,7 @@ def section_statistics(tables, cfg) -> str:
     lines.append(f"- Cut by `--max-length {cfg.checks.max_length}` with `--image-tokens {cfg.checks.image_tokens}`: "
                  f"{sum(1 for c in cut if c > 0):,} of {rec.num_rows:,} samples "
                  f"({100 * sum(1 for c in cut if c > 0) / max(rec.num_rows, 1):.1f}%), {sum(cut):,} answer tokens lost")
+    lines += ["", *_coverage(rec, cfg)]
     lines += ["", "**Memory estimates** (from `images.arrow` and `records.arrow`):", ""]
     per = (sum(decoded) / len(decoded)) if decoded else 0
     lines.append(f"- Per image decoded (RGB uint8): {per / 2**20:.2f} MiB; at the model's input "
