@@ -153,8 +153,11 @@ class RayExecutor(Executor):
         self.max_retries = max_retries
         self.retry_exceptions = list(retry_exceptions) if isinstance(retry_exceptions, tuple) else retry_exceptions
         self.in_flight_per_cpu = in_flight_per_cpu
+        # SPREAD: chunks go round the nodes rather than filling the driver's node first, so every node
+        # of a cluster reads and measures its share even when chunks are quick.
         self._task = ray.remote(_run_on_node).options(
-            num_cpus=1, max_retries=max_retries, retry_exceptions=self.retry_exceptions)
+            num_cpus=1, max_retries=max_retries, retry_exceptions=self.retry_exceptions,
+            scheduling_strategy="SPREAD")
         # Warm every worker now (imports, JIT caches) while the driver does its own work; not waited on.
         self._warming = [ray.remote(_preload).options(num_cpus=1).remote(tuple(preload))
                          for _ in range(self.cluster_cpus())] if preload else []
