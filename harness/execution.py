@@ -159,7 +159,7 @@ class RayExecutor(Executor):
             num_cpus=1, max_retries=max_retries, retry_exceptions=self.retry_exceptions,
             scheduling_strategy="SPREAD")
         # Warm every worker now (imports, JIT caches) while the driver does its own work; not waited on.
-        self._warming = [ray.remote(_preload).options(num_cpus=1).remote(tuple(preload))
+        self._warming = [ray.remote(_preload).options(num_cpus=1, scheduling_strategy="SPREAD").remote(tuple(preload))
                          for _ in range(self.cluster_cpus())] if preload else []
 
     def cluster_cpus(self) -> int:

@@ -48,8 +48,9 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    return make_clean_dataset(tmp_path_factory.mktemp("cluster") / "ds", models=40, val_models=4,
-                              size=(128, 128))
+    # Full-size renders and enough chunks that one node cannot drain the queue before the other starts.
+    return make_clean_dataset(tmp_path_factory.mktemp("cluster") / "ds", models=64, val_models=6,
+                              size=(512, 512))
 
 
 def comparable(out) -> tuple[list, list]:
