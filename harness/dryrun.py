@@ -115,6 +115,7 @@ def dryrun(cfg: DryrunConfig, progress: Progress = _noop) -> DryrunResult:
         "estimates": rows_to_table(estimates, schema.ESTIMATES),
     }
     meta["checks"] = checks.check_specs
+    meta["stats"] = checks.stats   # test 2, with the formula behind each memory estimate
     for name, table in tables.items():
         write_table(out / f"{name}.arrow", table.replace_schema_metadata(None).cast(
             schema.with_metadata(table.schema.remove_metadata(), meta)))

@@ -12,7 +12,7 @@ from harness.results.assessment import (
     section_risk,
     section_versus_seed,
 )
-from harness.results.format import col, duration, fmt, md_table, min_mean_max
+from harness.results.format import col, duration, fmt, md_table
 from harness.results.plots import loss_plot  # noqa: F401  (re-exported for the dry run)
 from harness.results.summary import findings_by_check
 
@@ -78,44 +78,44 @@ def _coverage(rec, cfg) -> list[str]:
             f"trains on; 'nothing' = every label ignored):", "", md_table(["coverage", "samples", "share", ""], rows)]
 
 
-def section_statistics(tables, cfg) -> str:
-    img, rec = tables["images"], tables["records"]
-    ok = [r for r in img.to_pylist() if r["decode_ok"]]
-    res = Counter(f"{r['width_px']}x{r['height_px']}" for r in ok)
-    modes, formats = Counter(r["mode"] for r in ok), Counter(r["format"] for r in ok)
-    sizes = [r["file_bytes"] / 1024 for r in img.to_pylist() if r["file_bytes"] is not None]
-    pc, ac = col(rec, "prompt_chars"), col(rec, "answer_chars")
-    pt, at = col(rec, "prompt_tokens"), col(rec, "answer_tokens")
-    turns = sum(col(rec, "turns")) or 1
-    cut = col(rec, "truncated_answer_tokens")
-    decoded = col(img, "decoded_bytes")
-    total_text = sum(pc) + sum(ac)
+def _mmm(summary: dict, scale: float = 1.0, spec: str = "{:,.0f}") -> str:
+    """min / mean / max of a ``harness.stats.summary`` dict, each divided by ``scale``."""
+    if not summary.get("count"):
+        return "n/a"
+    return " / ".join(spec.format(summary[k] / scale) for k in ("min", "mean", "max"))
+
+
+def section_statistics(tables, cfg, stats: dict) -> str:
+    """Test 2 as computed by ``harness.stats`` (the runner's ``CheckResult.stats``)."""
+    im, tx, mem = stats["images"], stats["text"], stats["memory"]
+    cut_tokens = sum(col(tables["records"], "truncated_answer_tokens"))
+    top = lambda d, n=None: ", ".join(f"{k} ({v:,})" for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n])  # noqa: E731
     lines = ["### Test 2: Data statistics", "", "**Image properties** (decoded images):", ""]
-    lines.append("- Resolution: " + ", ".join(f"{k} ({v:,})" for k, v in res.most_common(4)))
-    lines.append("- Colour mode: " + ", ".join(f"{k} ({v:,})" for k, v in modes.most_common()))
-    lines.append("- Format: " + ", ".join(f"{k} ({v:,})" for k, v in formats.most_common()))
-    lines.append(f"- File size min / mean / max: {min_mean_max(sizes, '{:.1f}')} KB")
+    lines.append(f"- Resolution: {top(im['resolutions'], 4)}")
+    lines.append(f"- Colour mode: {top(im['modes'])}")
+    lines.append(f"- Format: {top(im['formats'])}")
+    lines.append(f"- File size min / mean / max: {_mmm(im['file_bytes'], 1024, '{:.1f}')} KB")
     tok = (f"`{cfg.checks.tokenizer}`" if cfg.checks.tokenizer else
            "the proxy byte tokenizer (one token per byte: a Llama-family tokenizer, with digits split, takes "
            "about 2 to 3 characters per token on this code; pass `--tokenizer` for exact counts)")
     lines += ["", f"**Text statistics** (min / mean / max; tokens by {tok}, `{cfg.checks.template}` template):", ""]
-    lines.append(f"- Prompts: {min_mean_max(pc)} chars; {min_mean_max(pt)} tokens (the whole formatted prompt: "
-                 f"system prompt, roles and the image's {cfg.checks.image_tokens} tokens)")
-    lines.append(f"- Answers: {min_mean_max(ac)} chars; {min_mean_max(at)} tokens")
-    lines.append(f"- Total text: {total_text:,} characters; {sum(pt) + sum(at):,} tokens; "
-                 f"mean per turn {total_text / turns:,.0f} characters")
+    lines.append(f"- Prompts: {_mmm(tx['prompt_chars'])} chars; {_mmm(tx['prompt_tokens'])} tokens (the whole "
+                 f"formatted prompt: system prompt, roles and the image's {cfg.checks.image_tokens} tokens)")
+    lines.append(f"- Answers: {_mmm(tx['answer_chars'])} chars; {_mmm(tx['answer_tokens'])} tokens")
+    lines.append(f"- Total text: {tx['text_chars']:,} characters; "
+                 f"{tx['prompt_tokens']['total'] + tx['answer_tokens']['total']:,} tokens; mean per turn "
+                 f"{tx['chars_per_turn_mean'] or 0:,.0f} characters")
     lines.append(f"- Cut by `--max-length {cfg.checks.max_length}` with `--image-tokens {cfg.checks.image_tokens}`: "
-                 f"{sum(1 for c in cut if c > 0):,} of {rec.num_rows:,} samples "
-                 f"({100 * sum(1 for c in cut if c > 0) / max(rec.num_rows, 1):.1f}%), {sum(cut):,} answer tokens lost")
-    lines += ["", *_coverage(rec, cfg)]
-    lines += ["", "**Memory estimates** (from `images.arrow` and `records.arrow`):", ""]
-    per = (sum(decoded) / len(decoded)) if decoded else 0
-    lines.append(f"- Per image decoded (RGB uint8): {per / 2**20:.2f} MiB; at the model's input "
-                 f"({cfg.train_cfg.image_size}x{cfg.train_cfg.image_size} float32): "
+                 f"{tx['truncated_samples']:,} of {tx['records_counted']:,} samples "
+                 f"({100 * (tx['truncated_share'] or 0):.1f}%), {cut_tokens:,} answer tokens lost")
+    lines += ["", *_coverage(tables["records"], cfg)]
+    lines += ["", "**Memory estimates** (formulas in each table's metadata, `stats`):", ""]
+    lines.append(f"- Per image decoded (RGB uint8): {(mem['decoded_bytes_per_image'] or 0) / 2**20:.2f} MiB; at the "
+                 f"model's input ({cfg.train_cfg.image_size}x{cfg.train_cfg.image_size} float32): "
                  f"{3 * 4 * cfg.train_cfg.image_size ** 2 / 2**20:.2f} MiB")
-    lines.append(f"- Whole dataset decoded: {sum(decoded) / 2**30:.2f} GiB")
-    lines.append(f"- Text: {total_text / 2**20:.2f} MiB (characters as bytes, approximately)")
-    lines.append(f"- Disk (image files): {sum(col(img, 'file_bytes')) / 2**20:.1f} MiB")
+    lines.append(f"- Whole dataset decoded: {mem['decoded_bytes_total'] / 2**30:.2f} GiB")
+    lines.append(f"- Text: {mem['text_bytes'] / 2**20:.2f} MiB (UTF-8)")
+    lines.append(f"- Disk (image files): {mem['disk_bytes'] / 2**20:.1f} MiB")
     return "\n".join(lines)
 
 
@@ -244,7 +244,7 @@ def dryrun_report(*, cfg, paths, meta, tables, checks, loader, train, analysis) 
         f"harness {meta['versions']['harness']} (commit {str(meta.get('git_commit'))[:10]})",
     ]
     parts = [
-        "\n".join(head), section_tests(tables), section_validation(tables, checks), section_statistics(tables, cfg),
+        "\n".join(head), section_tests(tables), section_validation(tables, checks), section_statistics(tables, cfg, checks.stats),
         section_loader(loader), section_training(tables, cfg, train, analysis), section_quality(tables),
         section_pipeline(tests, loader, train, analysis), section_estimates(tables, cfg),
         section_convergence(analysis), section_deviation(analysis), section_versus_seed(train, analysis),
