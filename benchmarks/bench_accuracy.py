@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.bench import run_bench, usable_records
+from harness.bench.stages import run_bench, usable_records
 from harness.config import BenchConfig, TrainConfig
 from harness.data import load_dataset, resolve_dataset
 from harness.train.loop import simulate
@@ -33,7 +33,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, help="train on the first N train records only (a shorter check)")
     args = ap.parse_args()
     if args.dataset is None:
-        from harness.defaults import default_dataset
+        from harness.data.defaults import default_dataset
         args.dataset = default_dataset(print)
 
     bs = 4

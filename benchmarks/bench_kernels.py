@@ -29,7 +29,7 @@ from torchvision import transforms as T
 from torchvision.transforms import InterpolationMode
 
 from harness.loader import pil_resize_normalize_into
-from harness.runinfo import pil_flavour
+from harness.results.metadata import pil_flavour
 from kernels import png, reference
 from kernels.measure import measure
 from kernels.normalize import resize_normalize_into

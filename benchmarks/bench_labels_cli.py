@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     if args.dataset is None:
-        from harness.defaults import default_dataset
+        from harness.data.defaults import default_dataset
         args.dataset = default_dataset(print)
     records = json.loads((args.dataset / "train.json").read_text()) + json.loads((args.dataset / "val.json").read_text())
     texts = [t["value"] for r in records for t in r["conversations"]]

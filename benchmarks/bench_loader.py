@@ -33,7 +33,7 @@ from torchvision import transforms as T
 from torchvision.transforms import InterpolationMode
 
 from harness.loader import STAGES, Loader
-from harness.runinfo import pil_flavour
+from harness.results.metadata import pil_flavour
 
 SIZE = 384
 MEAN = torch.tensor([0.5, 0.5, 0.5]).view(3, 1, 1)

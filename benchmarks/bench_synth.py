@@ -25,7 +25,7 @@ from PIL import Image
 from harness.cad import render
 from harness.cad.code import to_code
 from harness.cad.generate import generate
-from harness.cad.synth import synthesize
+from harness.runs.synth import synthesize
 from harness.config import SynthConfig
 
 VIEWS = ("front", "top", "right")

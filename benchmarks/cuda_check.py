@@ -26,13 +26,13 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("no CUDA device: nothing to check", file=sys.stderr)
         return 2
-    from harness.bench import run_bench
+    from harness.bench.stages import run_bench
     from harness.config import BenchConfig, SynthConfig
     from harness.loader import Loader
 
     t0 = time.perf_counter()
     if args.dataset is None:
-        from harness.cad.synth import synthesize
+        from harness.runs.synth import synthesize
         args.dataset = Path(tempfile.mkdtemp(prefix="cuda-check-")) / "dataset"   # kept out of --out
         synthesize(SynthConfig(out=args.dataset, models=args.models, overwrite=True))
         print(f"dataset: {args.models} models in {time.perf_counter() - t0:.0f} s")

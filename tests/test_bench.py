@@ -2,7 +2,7 @@
 import pytest
 from click.testing import CliRunner
 
-from harness.bench import bottleneck, per_batch, quantiles
+from harness.bench.stages import bottleneck, per_batch, quantiles
 from harness.cli import main
 from harness.results import schema
 from harness.results.write import read_table

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PROMPT, openecad_code
-from harness.checks.cadcode import CodeError, validate_code
+from harness.checks.catalogue.cadcode import CodeError, validate_code
+from harness.checks import catalogue  # noqa: F401  (registers every check)
 from harness.checks.registry import get
 from harness.data.records import parse_record
 

@@ -1,23 +1,24 @@
 """Dataset checks: across records and splits, and images against the dataset's own distribution."""
 from __future__ import annotations
 
+import pyarrow as pa
 import numpy as np
 import pytest
 
 from conftest import load, make_clean_dataset, record, render_cad, write_json
-from harness.checks.distribution import robust_z
+from harness.checks.catalogue.distribution import robust_z
+from harness.checks import catalogue  # noqa: F401  (registers every check)
 from harness.checks.registry import checks, get
 from harness.checks.runner import CheckContext, run_checks
 from harness.config import CheckConfig
 from harness.data.records import Dataset, parse_record
 from harness.results.schema import IMAGES
-from harness.results.write import rows_to_table
 
 CFG = CheckConfig()
 
 
 def run(check, dataset, images=None, cfg=CFG):
-    images = images if images is not None else rows_to_table([], IMAGES)
+    images = images if images is not None else pa.Table.from_pylist([], schema=IMAGES)
     return list(get(check).fn(dataset, images, CheckContext(cfg=cfg, root=None)))
 
 
@@ -97,7 +98,7 @@ def image_rows(**over):
                      "blur_laplacian_var": 1000.0 + 30 * (i % 6), "colorfulness": 0.0})
     for r in rows:
         r.update(over.get(r["image"], {}))
-    return rows_to_table(rows, IMAGES)
+    return pa.Table.from_pylist(rows, schema=IMAGES)
 
 
 def img_ds(val=(1,)):
@@ -207,7 +208,7 @@ def test_real_odd_sized_render_among_clean_ones(tmp_path):
 
 
 def test_near_pair_search_by_segments_equals_the_full_distance_matrix():
-    from harness.checks.duplicates import _near_pairs, _near_pairs_brute
+    from harness.checks.catalogue.duplicates import _near_pairs, _near_pairs_brute
 
     rng = np.random.default_rng(0)
     base = rng.integers(0, 2**63, 40, dtype=np.uint64)   # look-alike clusters, as CAD renders give

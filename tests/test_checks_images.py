@@ -5,6 +5,7 @@ import pytest
 
 from conftest import huge_png, png_bytes, render_cad
 from harness.checks.image_pass import PROBLEMS, measure_image
+from harness.checks import catalogue  # noqa: F401  (registers every check)
 from harness.checks.registry import checks, get
 from harness.checks.runner import CheckContext
 from harness.config import CheckConfig

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from conftest import PROMPT, openecad_code, record
+from harness.checks import catalogue  # noqa: F401  (registers every check)
 from harness.checks.registry import get
 from harness.checks.runner import CheckContext
 from harness.config import CheckConfig

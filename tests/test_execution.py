@@ -1,6 +1,7 @@
 """Executors without Ray: the metering wrapper and the driver-ships-bytes image pass."""
 from __future__ import annotations
 
+import pyarrow as pa
 import functools
 
 import numpy as np
@@ -10,8 +11,7 @@ from PIL import Image
 from harness.checks.image_pass import measure_images, measure_images_chunk
 from harness.execution import LocalExecutor, MeteredExecutor, chunked, iter_values
 from harness.results.schema import IMAGES
-from harness.results.write import rows_to_table
-from harness.validate import ShippingExecutor
+from harness.runs.validate import ShippingExecutor
 
 
 def rows_for(chunk):
@@ -73,7 +73,7 @@ def test_shipped_bytes_give_the_same_rows(image_dir):
     direct = measure_images(str(image_dir), names, max_pixels=10_000)
     shipped = [row for r in ShippingExecutor(LocalExecutor(), image_dir).map_chunks(fn, chunked(names, 3))
                for row in r.value.to_pylist()]
-    direct = rows_to_table(direct, IMAGES).to_pylist()
+    direct = pa.Table.from_pylist(direct, schema=IMAGES).to_pylist()
     drop = {"measure_seconds"}
     assert [{k: v for k, v in r.items() if k not in drop} for r in shipped] == \
            [{k: v for k, v in r.items() if k not in drop} for r in direct]

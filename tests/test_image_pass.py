@@ -1,6 +1,7 @@
 """The image pass: one file -> one IMAGES row, never an exception; kernels for PNG, Pillow otherwise."""
 from __future__ import annotations
 
+import pyarrow as pa
 import io
 import os
 import pickle
@@ -12,7 +13,6 @@ from PIL import Image
 from conftest import huge_png, png_bytes, render_cad
 from harness.checks.image_pass import measure_image, measure_images, measure_images_chunk, sniff_format
 from harness.results.schema import IMAGES
-from harness.results.write import rows_to_table
 from kernels.measure import pixel_hash
 
 LIMIT = 178_956_970
@@ -43,7 +43,7 @@ def test_clean_png_row_is_complete_and_fits_the_schema(root):
     assert 200 < row["brightness_mean"] < 255 and row["colorfulness"] == 0.0
     assert 0 <= row["phash"] < 2 ** 64 and row["measure_seconds"] >= 0
     assert row.get("decode_error") is None and row.get("decode_problem") is None
-    rows_to_table([row], IMAGES)   # every key is a column of the declared schema, types included
+    pa.Table.from_pylist([row], schema=IMAGES)   # every key is a column of the declared schema, types included
 
 
 def test_same_pixels_in_png_and_bmp_give_the_same_pixel_hash(root):
@@ -133,7 +133,7 @@ def test_many_images_in_order_and_picklable(root):
     assert batch.schema.equals(IMAGES) and batch.num_rows == len(names)
     assert batch.column("pixel_hash").to_pylist() == [r.get("pixel_hash") for r in rows]
     timeless = lambda t: t.drop_columns(["measure_seconds"]).to_pylist()  # noqa: E731
-    assert timeless(batch) == timeless(rows_to_table(rows, IMAGES))
+    assert timeless(batch) == timeless(pa.Table.from_pylist(rows, schema=IMAGES))
 
 
 def test_truncated_jpeg_through_pillow(root):

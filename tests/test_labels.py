@@ -2,7 +2,7 @@
 meets (each gives the finding TinyLLaVA's behaviour leads to)."""
 import pytest
 
-from harness.checks.labels import run_label_checks
+from harness.checks.catalogue.labels import run_label_checks
 from harness.config import CheckConfig
 from harness.results.schema import RECORDS
 from harness.text.labels import analyse_records, make_context, token_columns

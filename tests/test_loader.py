@@ -11,7 +11,7 @@ from torchvision.transforms import InterpolationMode
 from harness.data.layout import resolve_dataset
 from harness.data.records import load_dataset
 from harness.loader import STAGES, Loader, pick_resize_backend
-from harness.runinfo import pil_flavour
+from harness.results.metadata import pil_flavour
 from harness.text.proxy import IGNORE_INDEX, encode_sample
 from kernels import reference
 

@@ -2,12 +2,12 @@ import pyarrow as pa
 import pytest
 
 from harness.results import schema
-from harness.results.write import read_table, rows_to_table, write_table, write_text
+from harness.results.write import read_table, write_table, write_text
 
 
 def test_table_round_trip_with_metadata(tmp_path):
     rows = [{"severity": "error", "check": "x", "message": "m", "record_index": 3}]
-    t = rows_to_table(rows, schema.FINDINGS)
+    t = pa.Table.from_pylist(rows, schema=schema.FINDINGS)
     t = t.cast(schema.with_metadata(t.schema, {"config": {"a": 1}}))
     p = write_table(tmp_path / "findings.arrow", t)
     back = read_table(p)

@@ -1,18 +1,18 @@
 """Statistics of test 2 on tiny tables whose numbers are worked out by hand."""
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from conftest import load, make_clean_dataset
 from harness.checks.runner import run_checks
 from harness.config import CheckConfig
 from harness.results.schema import IMAGES, RECORDS
-from harness.results.write import rows_to_table
-from harness.stats import compute_stats, summary
+from harness.checks.stats import compute_stats, summary
 
 CFG = CheckConfig(max_length=100, image_tokens=40)
 
-IMAGES_T = rows_to_table([
+IMAGES_T = pa.Table.from_pylist([
     {"image": "a_front.png", "referenced": True, "exists": True, "decode_ok": True, "format": "PNG", "mode": "RGB",
      "width_px": 4, "height_px": 2, "file_bytes": 100, "decoded_bytes": 24},
     {"image": "b_front.png", "referenced": True, "exists": True, "decode_ok": True, "format": "PNG", "mode": "L",
@@ -20,9 +20,9 @@ IMAGES_T = rows_to_table([
     {"image": "c_front.jpg", "referenced": False, "exists": True, "decode_ok": True, "format": "JPEG",
      "mode": "RGB", "width_px": 2, "height_px": 2, "file_bytes": 30, "decoded_bytes": 12},
     {"image": "d_front.png", "referenced": True, "exists": False, "decode_ok": False},
-], IMAGES)
+], schema=IMAGES)
 
-RECORDS_T = rows_to_table([
+RECORDS_T = pa.Table.from_pylist([
     {"split": "train", "record_index": 0, "turns": 2, "prompt_chars": 10, "answer_chars": 30, "text_bytes": 40,
      "prompt_tokens": 50, "answer_tokens": 20, "total_tokens": 70, "truncated_answer_tokens": 0},
     {"split": "train", "record_index": 1, "turns": 4, "prompt_chars": 20, "answer_chars": 100, "text_bytes": 124,
@@ -30,7 +30,7 @@ RECORDS_T = rows_to_table([
     {"split": "val", "record_index": 0, "turns": 2, "prompt_chars": 0, "answer_chars": 5, "text_bytes": 5,
      "prompt_tokens": None, "answer_tokens": None, "total_tokens": None, "truncated_answer_tokens": None},
     {"split": "val", "record_index": 1, "turns": None, "prompt_chars": 0, "answer_chars": 0, "text_bytes": 0},
-], RECORDS)
+], schema=RECORDS)
 
 
 def test_summary_by_hand():

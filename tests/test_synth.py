@@ -9,7 +9,7 @@ import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
-from harness.cad.synth import synthesize
+from harness.runs.synth import synthesize
 from harness.cli import main
 from harness.config import SynthConfig
 

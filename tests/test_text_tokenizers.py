@@ -6,7 +6,7 @@ import sentencepiece as spm
 from tokenizers import Tokenizer as HF
 
 from harness.errors import UsageError
-from harness.text.sp_tokenizer import without_dummy_prefix
+from harness.text.tokenizers.sentencepiece_model import without_dummy_prefix
 from harness.text.tokenizers import ProxyTokenizer, load_tokenizer
 from test_text_support import PROMPT, bpe_path, bytelevel_path, cad_code, sp_path, train_bpe  # noqa: F401
 

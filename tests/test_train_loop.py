@@ -1,4 +1,5 @@
 """The proxy training loop: the rows it writes, determinism, the golden CPU loss curve, and speed."""
+import pyarrow as pa
 import json
 import os
 import time
@@ -10,7 +11,6 @@ from PIL import Image, ImageDraw
 from harness.config import TrainConfig
 from harness.data import load_dataset, resolve_dataset
 from harness.results import schema
-from harness.results.write import rows_to_table
 from harness.train.analysis import analyse
 from harness.train.loop import simulate
 
@@ -54,8 +54,8 @@ def _run(ds, cfg=TINY_CFG, **kw):
 
 def test_rows_match_the_schemas(tiny):
     r = _run(tiny)
-    rows_to_table(r.batches, schema.BATCHES)            # raises on a missing or mistyped column
-    rows_to_table(r.epochs, schema.EPOCHS)
+    pa.Table.from_pylist(r.batches, schema=schema.BATCHES)            # raises on a missing or mistyped column
+    pa.Table.from_pylist(r.epochs, schema=schema.EPOCHS)
     assert [b["split"] for b in r.batches] == ["train", "train", "val"] * 2
     assert [e["epoch"] for e in r.epochs] == [1, 2]
     # the epoch's train loss is the sample-weighted mean of its batches
@@ -90,7 +90,7 @@ def test_same_seed_same_curve_other_seed_differs(tiny):
 
 def test_torchvision_loader_gives_the_same_kind_of_batches(tiny):
     # the bench's peer pipeline plugs into the same loop; pixels differ slightly (Pillow vs kernels)
-    from harness.bench_torchvision import torchvision_loader
+    from harness.loader.torchvision_peer import torchvision_loader
 
     harness_curve = [b["loss"] for b in _run(tiny).batches]
     tv_curve = [b["loss"] for b in _run(tiny, loader_factory=torchvision_loader).batches]

@@ -17,7 +17,7 @@ from harness.cli import main
 from harness.config import ValidateConfig
 from harness.results.schema import FINDINGS, IMAGES, RECORDS, TESTS, read_metadata
 from harness.results.write import read_table
-from harness.validate import TABLES, validate
+from harness.runs.validate import TABLES, validate
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # loopback only
 

@@ -22,7 +22,7 @@ from harness.results.schema import IMAGES
 from kernels import measure as kmeasure
 from kernels import png as kpng
 
-# decode_problem values: what went wrong, judged by harness.checks.images.
+# decode_problem values: what went wrong, judged by harness.checks.catalogue.images.
 PROBLEMS = ("missing", "unsafe_path", "unreadable", "not_an_image", "pixel_limit", "truncated", "crc",
             "trailing_data", "undecodable", "worker_failed")
 

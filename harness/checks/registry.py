@@ -62,16 +62,10 @@ register = _DEFAULT.register
 
 
 def checks(kind: str | None = None) -> list[CheckSpec]:
-    """Registered checks, in registration order, optionally of one kind."""
-    _load_catalogue()
+    """Registered checks, in registration order, optionally of one kind. Only what has been imported is
+    registered: import ``harness.checks.catalogue`` for the whole catalogue."""
     return _DEFAULT.specs(kind)
 
 
 def get(id: str) -> CheckSpec:
-    _load_catalogue()
     return _DEFAULT[id]
-
-
-def _load_catalogue() -> None:
-    # Importing the catalogue modules registers their checks; done lazily so the registry has no import cycle.
-    from harness.checks import catalogue  # noqa: F401

@@ -24,17 +24,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harness.checks.dataset import model_and_view
+from harness.checks.catalogue.dataset import model_and_view
 from harness.checks.findings import Finding
 from harness.checks.image_pass import measure_images_chunk, rows_to_batch
+from harness.checks import catalogue  # noqa: F401  (registers every check)
 from harness.checks.registry import checks
 from harness.config import CheckConfig
 from harness.data.layout import UnsafePath, safe_image_path
 from harness.data.records import Dataset, Record
 from harness.execution import Executor, LocalExecutor, chunked
 from harness.results.schema import FINDINGS, IMAGES, RECORDS
-from harness.results.write import rows_to_table
-from harness.stats import compute_stats
+from harness.checks.stats import compute_stats
 from harness.text.labels import make_context, token_columns
 
 CHUNK_IMAGES = 32   # images per task: small enough to spread over workers, large enough to amortise a task
@@ -84,7 +84,7 @@ class CheckContext:
         except (OSError, TypeError):   # no folder (or none given): every name takes the full check
             return frozenset()
 
-    # The label checks (harness.checks.labels) read their LabelContext's interface from the ctx they get.
+    # The label checks (harness.checks.catalogue.labels) read their LabelContext's interface from the ctx they get.
     def analysis(self, record: Record):
         return self.labels.analysis(record)
 
@@ -277,9 +277,9 @@ def run_checks(dataset: Dataset, cfg: CheckConfig, *, executor: Executor | None 
     for spec in checks("dataset"):
         findings.extend(spec.fn(dataset, images, ctx))
     unsound = _unsound(dataset, findings, image_errors)
-    records = rows_to_table(_record_rows(dataset, ctx, unsound), RECORDS)
+    records = pa.Table.from_pylist(list(_record_rows(dataset, ctx, unsound)), schema=RECORDS)
     sound = {s: [r for r in recs if (s, r.index) not in unsound] for s, recs in dataset.records.items()}
-    findings_tbl = rows_to_table((f.as_row() for f in findings), FINDINGS)
+    findings_tbl = pa.Table.from_pylist([f.as_row() for f in findings], schema=FINDINGS)
     t1 = time.perf_counter()
     tokenizer = str(cfg.tokenizer) if cfg.tokenizer is not None else f"proxy ({cfg.template} template)"
     stats = compute_stats(images, records, cfg=cfg, tokenizer=tokenizer)

@@ -39,7 +39,7 @@ def _mfu(value: str) -> tuple[float, float]:
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder (default: results/<UTC time>-bench/).")
 def command(dataset, batch_sizes, compile_, mfu, **opts) -> None:
     """Time each stage of the hot path and the training step on DATASET (default: synthetic DeepCAD 1K)."""
-    from harness.bench import run_bench
+    from harness.bench.stages import run_bench
     from harness.cli.options import progress_printer
 
     try:

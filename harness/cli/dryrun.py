@@ -36,7 +36,7 @@ def _samples(value: str) -> int | None:
 def command(dataset, train, val, images, out, samples, epochs, batch_size, lr, device, seed, image_size,
             full_epochs, workers, ray_address, **check_kw) -> None:
     """Run the four tests of the dry run on DATASET (default: the embedded synthetic DeepCAD 1K)."""
-    from harness.dryrun import dryrun
+    from harness.runs.dryrun import dryrun
     from harness.results.summary import print_summary
 
     try:

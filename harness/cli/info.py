@@ -5,7 +5,7 @@ import json
 
 import click
 
-from harness.runinfo import device_description, pil_flavour, versions
+from harness.results.metadata import pil_flavour, versions
 
 
 @click.command("info")
@@ -13,10 +13,11 @@ from harness.runinfo import device_description, pil_flavour, versions
 @click.option("--json", "as_json", is_flag=True, help="Everything, as JSON.")
 def command(short: bool, as_json: bool) -> None:
     """Show the versions, the active PIL build (pillow-simd or Pillow) and the compute device."""
+    from harness.train.device import describe
     from kernels._jit import JIT_ENABLED
 
     pil = pil_flavour()
-    info = {"versions": versions(), "pil": pil, "device": device_description(), "numba_jit": JIT_ENABLED}
+    info = {"versions": versions(), "pil": pil, "device": describe(), "numba_jit": JIT_ENABLED}
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return

@@ -24,8 +24,8 @@ def command(dataset, train, val, images, out, template, tokenizer, legacy, max_l
     the answers, image placeholders, empty answers, samples cut at --max-length. Exit 1 on an error."""
     from harness.config import CheckConfig
     from harness.data import resolve_dataset
-    from harness.runinfo import default_out, run_metadata
-    from harness.text.run import run_labels
+    from harness.results.metadata import default_out, run_metadata
+    from harness.runs.labels import run_labels
 
     try:
         cfg = CheckConfig(template=template, tokenizer=tokenizer, legacy=legacy, max_length=max_length,

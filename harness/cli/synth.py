@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from harness.cad.synth import synthesize
+from harness.runs.synth import synthesize
 from harness.config import SynthConfig
 from harness.errors import HarnessError, UsageError
 

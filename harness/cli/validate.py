@@ -30,7 +30,7 @@ def command(dataset, train, val, images, out, workers, ray_address, ship_bytes, 
     at the same path (a shared folder) unless --ship-bytes. Writes
     findings, tests, images and records tables to --out. Exit 0 when both tests pass, 1 when one fails.
     """
-    from harness.validate import validate
+    from harness.runs.validate import validate
 
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from harness.runinfo import pil_flavour
+from harness.results.metadata import pil_flavour
 from kernels import reference
 from kernels.resize import plan, resize
 
@@ -66,7 +66,7 @@ def test_jit_off_matches_pillow():
     code = """
 import numpy as np
 from kernels import _jit, reference
-from harness.runinfo import pil_flavour
+from harness.results.metadata import pil_flavour
 from kernels.resize import plan, resize
 assert not _jit.JIT_ENABLED
 rng = np.random.default_rng(0)

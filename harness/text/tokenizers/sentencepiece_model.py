@@ -14,7 +14,7 @@ import numpy as np
 import sentencepiece as spm
 
 from harness.errors import UsageError
-from harness.text.tokenizers import PieceTokenizer
+from harness.text.tokenizers.base import PieceTokenizer
 
 
 def _varint(buf: bytes, i: int) -> tuple[int, int]:

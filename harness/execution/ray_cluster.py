@@ -1,9 +1,5 @@
-"""Where work runs: in this process, or on Ray (a private local Ray or an existing cluster).
-
-The only module that imports ray, and only when a Ray executor is made, so everything else (and the
-device machine, which has no ray) works without it. Work is a picklable ``fn(chunk) -> result`` over
-chunks; results stream back in completion order.
-"""
+"""Chunks as Ray tasks on a private local Ray or a cluster. The only module that imports ray, and only when
+a ``RayExecutor`` is made, so everything else (and the device machine, which has no ray) works without it."""
 from __future__ import annotations
 
 import logging
@@ -11,52 +7,11 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable
 
-
-@dataclass(frozen=True)
-class ChunkResult:
-    """What came back for one chunk: its position, the value, or the error after the last retry."""
-
-    index: int
-    value: Any = None
-    error: str | None = None
-    node: str | None = None
-
-
-class Executor:
-    """Runs ``fn`` over chunks; subclasses decide where."""
-
-    name = "base"
-
-    def map_chunks(self, fn: Callable[[Any], Any], chunks: Sequence[Any]) -> Iterator[ChunkResult]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> "Executor":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class LocalExecutor(Executor):
-    """In this process, in order. The reference every other executor must agree with."""
-
-    name = "local"
-
-    def map_chunks(self, fn, chunks):
-        host = os.uname().nodename
-        for i, chunk in enumerate(chunks):
-            try:
-                yield ChunkResult(index=i, value=fn(chunk), node=host)
-            except Exception as e:  # errors are data: the caller turns them into findings
-                yield ChunkResult(index=i, error=f"{type(e).__name__}: {e}", node=host)
-
+from harness.errors import UsageError
+from harness.execution.base import ChunkResult, Executor
 
 # Exceptions worth another try: file-system and network hiccups (ConnectionError and TimeoutError are
 # OSErrors). A deterministic bug (ValueError, ...) fails at once instead of costing every retry.
@@ -81,7 +36,6 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
     ray.init keeps retrying an unreachable cluster for minutes, silently."""
     import socket
 
-    from harness.errors import UsageError
 
     hostport = address.removeprefix("ray://")
     host, sep, port = hostport.rpartition(":")
@@ -136,7 +90,7 @@ class RayExecutor(Executor):
             # Workers of a Ray started here inherit this environment: they import the same harness as
             # this driver, installed or run from a checkout. (A runtime_env would do it too, at a cost of
             # seconds of start-up.) Cluster nodes need harness importable on their own.
-            here = str(Path(__file__).resolve().parents[1])
+            here = str(Path(__file__).resolve().parents[2])
             if here not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
                 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
             ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
@@ -208,89 +162,3 @@ class RayExecutor(Executor):
         if self.started_here and self._ray.is_initialized():
             self._ray.shutdown()
         self.started_here = False
-
-
-def _items(value: Any) -> int:
-    """Rows in a chunk's result: a list of rows, or a columnar batch (``num_rows``); 0 for anything else."""
-    if isinstance(value, list):
-        return len(value)
-    n = getattr(value, "num_rows", None)
-    return n if isinstance(n, int) else 0
-
-
-class MeteredExecutor(Executor):
-    """Wraps an executor: stamps each row of a list result with the node that made it (rows left it null;
-    a columnar batch is left to the caller, which knows its schema) and records when results arrive, so a
-    run can state its start-up apart from its throughput."""
-
-    def __init__(self, inner: Executor, *, init_seconds: float = 0.0) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.init_seconds = init_seconds       # time it took to make ``inner`` (Ray start), counted as start-up
-        self.called_at: float | None = None
-        self.first_result_at: float | None = None
-        self.last_result_at: float | None = None
-        self.first_items = 0                   # items in the first result (not counted past start-up)
-        self.items = 0
-        self.chunks = 0
-        self.errors: list[ChunkResult] = []
-        self.nodes: dict[str, int] = {}        # node -> items it produced
-
-    def map_chunks(self, fn, chunks):
-        self.called_at = time.perf_counter()
-        for r in self.inner.map_chunks(fn, chunks):
-            now = time.perf_counter()
-            n = _items(r.value)
-            if self.first_result_at is None:
-                self.first_result_at, self.first_items = now, n
-            self.last_result_at = now
-            self.chunks += 1
-            self.items += n
-            if r.error is not None:
-                self.errors.append(r)
-            elif r.node is not None:
-                self.nodes[r.node] = self.nodes.get(r.node, 0) + n
-                for row in r.value if isinstance(r.value, list) else ():
-                    if isinstance(row, dict) and row.get("node") is None:
-                        row["node"] = r.node
-            yield r
-
-    @property
-    def startup_seconds(self) -> float | None:
-        """Making the executor plus the wait from the first ``map_chunks`` call to its first result."""
-        if self.first_result_at is None or self.called_at is None:
-            return None
-        return self.init_seconds + self.first_result_at - self.called_at
-
-    @property
-    def items_per_s(self) -> float | None:
-        """Items after the first result over the time after it: throughput with start-up left out."""
-        if self.first_result_at is None or self.last_result_at is None:
-            return None
-        span = self.last_result_at - self.first_result_at
-        rest = self.items - self.first_items
-        return rest / span if span > 0 and rest > 0 else None
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-def chunked(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
-
-def make_executor(*, workers: int | None = None, ray_address: str | None = None,
-                  preload: tuple[str, ...] = ()) -> Executor:
-    """In-process for one worker and no cluster; Ray otherwise (``RayExecutor`` imports ray lazily).
-    ``preload``: modules Ray workers import as soon as they start, before the first chunk arrives."""
-    address = ray_address or os.environ.get("RAY_ADDRESS")
-    if address is None and workers == 1:
-        return LocalExecutor()
-    return RayExecutor(address=address, workers=workers, preload=preload)
-
-
-def iter_values(results: Iterable[ChunkResult]) -> Iterator[Any]:
-    for r in results:
-        if r.error is not None:
-            raise RuntimeError(r.error)
-        yield r.value

@@ -1,4 +1,4 @@
-"""Tokenizers behind one protocol: the byte proxy, a Hugging Face ``tokenizer.json``, a SentencePiece model.
+"""The tokenizer protocol and the shared piece splitting; the byte proxy: the byte proxy, a Hugging Face ``tokenizer.json``, a SentencePiece model.
 
 They split text the way TinyLLaVA's transformers tokenizers do, because label masking depends on it:
 special-token strings are cut out first (transformers' added-token trie), each remaining piece is encoded
@@ -8,14 +8,11 @@ follows a special token, which a non-legacy SentencePiece tokenizer encodes with
 """
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
 
-from harness.errors import UsageError
 from harness.text import proxy
 
 IMAGE_TOKEN_INDEX = -200   # what TinyLLaVA puts in input_ids where "<image>" was
@@ -110,49 +107,3 @@ class ProxyTokenizer(PieceTokenizer):
 
     def _encode_batch(self, texts: list[str], *, at_start: bool) -> list[np.ndarray]:
         return [proxy.encode(t) for t in texts]
-
-
-def _special_config(folder: Path) -> dict:
-    """bos/eos/pad/unk strings and ``legacy`` from a transformers ``tokenizer_config.json`` beside the file."""
-    f = folder / "tokenizer_config.json"
-    if not f.is_file():
-        return {}
-    try:
-        cfg = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    out = {}
-    for k in ("bos", "eos", "pad", "unk"):
-        v = cfg.get(f"{k}_token")
-        v = v.get("content") if isinstance(v, dict) else v
-        if isinstance(v, str):
-            out[k] = v
-    if isinstance(cfg.get("legacy"), bool):
-        out["legacy"] = cfg["legacy"]
-    return out
-
-
-def load_tokenizer(path: str | Path | None, *, legacy: bool | None = None, bos: str | None = None,
-                   eos: str | None = None, pad: str | None = None, unk: str | None = None) -> PieceTokenizer:
-    """A tokenizer from ``tokenizer.json``, a SentencePiece ``.model``, or a folder holding one of them;
-    ``None`` gives the proxy. Special-token strings override the file's; ``legacy`` defaults to the
-    ``tokenizer_config.json`` value, else True (transformers' default)."""
-    if path is None:
-        return ProxyTokenizer(bos=bos or "<s>", eos=eos or "</s>", pad=pad or "<pad>")
-    p = Path(path)
-    if p.is_dir():
-        found = [p / n for n in ("tokenizer.json", "tokenizer.model") if (p / n).is_file()]
-        if not found:
-            raise UsageError(f"{p} has neither tokenizer.json nor tokenizer.model")
-        p = found[0]
-    if not p.is_file():
-        raise UsageError(f"tokenizer not found: {p}")
-    conf = _special_config(p.parent)
-    over = {k: v for k, v in (("bos", bos), ("eos", eos), ("pad", pad), ("unk", unk)) if v is not None}
-    names = {**{k: v for k, v in conf.items() if k != "legacy"}, **over}
-    leg = legacy if legacy is not None else conf.get("legacy", True)
-    if p.suffix == ".json":
-        from harness.text.hf_tokenizer import HFTokenizer
-        return HFTokenizer(p, legacy=leg, **names)
-    from harness.text.sp_tokenizer import SentencePieceTokenizer
-    return SentencePieceTokenizer(p, legacy=leg, **names)

@@ -93,7 +93,7 @@ def validate(cfg: ValidateConfig, progress: Progress = _noop) -> ValidateResult:
     t0 = time.perf_counter()
     root = cfg.dataset
     if root is None and cfg.train is None:
-        from harness.defaults import default_dataset
+        from harness.data.defaults import default_dataset
 
         root = default_dataset(progress)
     paths = resolve_dataset(root, train=cfg.train, val=cfg.val, images=cfg.images)
@@ -145,9 +145,8 @@ def _every_tenth(progress: Progress) -> Callable[[int, int], None]:
 
 
 def _table(rows: list[dict], sch: pa.Schema) -> pa.Table:
-    from harness.results.write import rows_to_table
-
-    return rows_to_table(rows, sch)
+    
+    return pa.Table.from_pylist(rows, schema=sch)
 
 
 def _default_out() -> Path:
@@ -157,7 +156,7 @@ def _default_out() -> Path:
 
 def _metadata(cfg: ValidateConfig, result: ValidateResult, check_specs) -> dict:
     # Built without runinfo.device_description: it imports torch, seconds of start-up validate never needs.
-    from harness.runinfo import git_commit, pil_flavour, versions
+    from harness.results.metadata import git_commit, pil_flavour, versions
 
     return {"command": "validate", "config": to_dict(cfg), "versions": versions(), "pil": pil_flavour(),
             "device": {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()},

@@ -25,7 +25,7 @@ def default_dataset(progress=None) -> Path:
     root = cache_dir() / f"synth-deepcad1k-seed0-{DEFAULT_DATASET_VERSION}"
     if (root / _COMPLETE).exists():
         return root
-    from harness.cad.synth import synthesize
+    from harness.runs.synth import synthesize
 
     if root.exists():  # an interrupted earlier attempt: start again rather than trust half a dataset
         shutil.rmtree(root)

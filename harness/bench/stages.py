@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.bench_torchvision import LOADER_STAGES, torchvision_loader
+from harness.loader.torchvision_peer import LOADER_STAGES, torchvision_loader
 from harness.config import BenchConfig
 from harness.data.layout import safe_image_path
 from harness.train.loop import (
@@ -326,14 +326,14 @@ def estimate_rows(cfg: BenchConfig, dataset: Any, records: list, results: list[B
 
 def run_bench(cfg: BenchConfig, progress: Progress = lambda _: None) -> BenchResult:
     """Measure every batch size, then write bench.arrow, estimates.arrow, report.md and the plots."""
-    from harness.bench_report import write_outputs
+    from harness.results.report.bench import write_outputs
     from harness.data import load_dataset, resolve_dataset
     from harness.errors import UsageError
-    from harness.runinfo import default_out, run_metadata
+    from harness.results.metadata import default_out, run_metadata
 
     root = cfg.dataset
     if root is None:
-        from harness.defaults import default_dataset
+        from harness.data.defaults import default_dataset
         root = default_dataset(progress)
     dataset = load_dataset(resolve_dataset(root))
     records = usable_records(dataset)

@@ -76,7 +76,7 @@ def prompt_empty(record, ctx) -> Iterable[Finding]:
 
 
 # An empty answer and a missing or misplaced <image> are judged by the label simulation
-# (harness.checks.labels: labels.empty_supervision, labels.placeholders), which sees what TinyLLaVA does.
+# (harness.checks.catalogue.labels: labels.empty_supervision, labels.placeholders), which sees what TinyLLaVA does.
 
 
 @register("record.image_path_unsafe", kind="record", severity="error",

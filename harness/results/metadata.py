@@ -1,6 +1,7 @@
 """What a run ran on: versions, device, which PIL build, git commit. Attached to every table written."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import platform
@@ -39,27 +40,13 @@ def cpu_has(flag: str) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str | None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
-
-
-def device_description(device: str | None = None) -> dict[str, Any]:
-    import torch
-
-    info: dict[str, Any] = {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-                            "torch_threads": torch.get_num_threads()}
-    if torch.cuda.is_available():
-        info["cuda"] = torch.cuda.get_device_name(0)
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        info["mps"] = True
-    if device:
-        info["device"] = device
-    return info
 
 
 def versions() -> dict[str, str]:
@@ -75,18 +62,31 @@ def versions() -> dict[str, str]:
     return out
 
 
-def run_metadata(command: str, config: Any, *, device: str | None = None) -> dict[str, Any]:
-    from harness.config import to_dict
+def host_description() -> dict[str, Any]:
+    """The machine, without importing torch (seconds of start-up a validation run never needs)."""
+    return {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
 
+
+def config_dict(config: Any) -> dict[str, Any] | None:
+    """A config as JSON-able data (paths and tuples become strings and lists in the JSON encoder)."""
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
+
+
+def run_metadata(command: str, config: Any, *, device: dict[str, Any] | None = None,
+                 **extra: Any) -> dict[str, Any]:
+    """The one description of a run, attached to every table it writes and saved as ``run.json``:
+    command, config, versions, PIL build, device (``harness.train.device.describe`` where a run trains;
+    the host otherwise), git commit, time, host; ``extra`` adds command-specific keys (checks, stats)."""
     return {
         "command": command,
-        "config": to_dict(config) if config is not None else None,
+        "config": config_dict(config),
         "versions": versions(),
         "pil": pil_flavour(),
-        "device": device_description(device),
+        "device": device or host_description(),
         "git_commit": git_commit(),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "host": platform.node(),
+        **extra,
     }
 
 

@@ -14,7 +14,7 @@ from tokenizers import AddedToken
 from tokenizers import Tokenizer as _HF
 
 from harness.errors import UsageError
-from harness.text.tokenizers import PieceTokenizer
+from harness.text.tokenizers.base import PieceTokenizer
 
 _GUESSES = {
     "bos": ("<s>", "<|begin_of_text|>", "<bos>", "<|startoftext|>"),

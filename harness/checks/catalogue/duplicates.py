@@ -8,7 +8,7 @@ from typing import Iterable
 
 import numpy as np
 
-from harness.checks.dataset import _decoded, _image_splits, model_and_view
+from harness.checks.catalogue.dataset import _decoded, _image_splits, model_and_view
 from harness.checks.findings import Finding
 from harness.checks.registry import register
 

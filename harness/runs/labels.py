@@ -1,6 +1,7 @@
 """``harness labels`` as a library call: the label checks over both splits, tables written, a summary."""
 from __future__ import annotations
 
+import pyarrow as pa
 import time
 from bisect import bisect_right
 from collections import Counter
@@ -11,7 +12,7 @@ from harness.checks.findings import Finding
 from harness.config import CheckConfig
 from harness.data import DatasetPaths, load_dataset
 from harness.results.schema import FINDINGS, RECORDS, with_metadata
-from harness.results.write import rows_to_table, write_table
+from harness.results.write import write_table
 from harness.text.analysis import RecordAnalysis
 from harness.text.labels import make_context, token_columns
 
@@ -60,7 +61,7 @@ def _histogram(values: list[float], width: int = 40) -> list[str]:
 
 
 def run_labels(paths: DatasetPaths, cfg: CheckConfig, out: Path, *, meta: dict | None = None) -> LabelRun:
-    from harness.checks.labels import run_label_checks
+    from harness.checks.catalogue.labels import run_label_checks
 
     ds = load_dataset(paths)
     records = ds.all_records()
@@ -74,9 +75,8 @@ def run_labels(paths: DatasetPaths, cfg: CheckConfig, out: Path, *, meta: dict |
              "prompt_chars": len(r.prompt), "answer_chars": len(r.answer), **token_columns(a)}
             for r, a in zip(records, analyses)]
     meta = meta or {}
-    write_table(out / "findings.arrow", rows_to_table([f.as_row() for f in findings],
-                                                      with_metadata(FINDINGS, meta)))
-    write_table(out / "records.arrow", rows_to_table(rows, with_metadata(RECORDS, meta)))
+    write_table(out / "findings.arrow", pa.Table.from_pylist([f.as_row() for f in findings], schema=with_metadata(FINDINGS, meta)))
+    write_table(out / "records.arrow", pa.Table.from_pylist(rows, schema=with_metadata(RECORDS, meta)))
     return LabelRun(records=len(records), seconds=seconds, findings=findings, analyses=analyses, out=out,
                     tokenizer=f"{ctx.tokenizer.kind}:{ctx.tokenizer.name}", template=ctx.template.name,
                     load_errors=list(ds.load_errors))

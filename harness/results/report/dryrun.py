@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from harness.results.assessment import (
+from harness.results.report.assessment import (
     section_caught,
     section_next_steps,
     section_pipeline,
@@ -79,14 +79,14 @@ def _coverage(rec, cfg) -> list[str]:
 
 
 def _mmm(summary: dict, scale: float = 1.0, spec: str = "{:,.0f}") -> str:
-    """min / mean / max of a ``harness.stats.summary`` dict, each divided by ``scale``."""
+    """min / mean / max of a ``harness.checks.stats.summary`` dict, each divided by ``scale``."""
     if not summary.get("count"):
         return "n/a"
     return " / ".join(spec.format(summary[k] / scale) for k in ("min", "mean", "max"))
 
 
 def section_statistics(tables, cfg, stats: dict) -> str:
-    """Test 2 as computed by ``harness.stats`` (the runner's ``CheckResult.stats``)."""
+    """Test 2 as computed by ``harness.checks.stats`` (the runner's ``CheckResult.stats``)."""
     im, tx, mem = stats["images"], stats["text"], stats["memory"]
     cut_tokens = sum(col(tables["records"], "truncated_answer_tokens"))
     top = lambda d, n=None: ", ".join(f"{k} ({v:,})" for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n])  # noqa: E731

@@ -11,8 +11,8 @@ import pyarrow as pa
 from harness.config import DryrunConfig
 from harness.data import load_dataset, resolve_dataset
 from harness.results import schema
-from harness.results.write import rows_to_table, write_table, write_text
-from harness.runinfo import default_out, run_metadata
+from harness.results.write import write_table, write_text
+from harness.results.metadata import default_out, run_metadata
 
 Progress = Callable[[str], None]
 
@@ -37,7 +37,7 @@ def _noop(_: str) -> None:
 def dryrun(cfg: DryrunConfig, progress: Progress = _noop) -> DryrunResult:
     """Run all four tests; write every table and the report into the run folder; never raise on bad data."""
     from harness.checks.runner import run_checks
-    from harness.defaults import default_dataset
+    from harness.data.defaults import default_dataset
     from harness.execution import LocalExecutor, make_executor
 
     root = cfg.dataset
@@ -60,7 +60,7 @@ def dryrun(cfg: DryrunConfig, progress: Progress = _noop) -> DryrunResult:
 
     # Test 3: the loader over every sound record.
     progress("test 3: data loader")
-    from harness.loadcheck import TEST_ID as LOADER_TEST, check_loader
+    from harness.loader.check import TEST_ID as LOADER_TEST, check_loader
 
     sound = checks.sound
     tc = cfg.train_cfg
@@ -106,13 +106,13 @@ def dryrun(cfg: DryrunConfig, progress: Progress = _noop) -> DryrunResult:
                                     views=len(cfg.checks.views), device=train_res.device)
 
     tables = {
-        "findings": rows_to_table(findings_rows, schema.FINDINGS),
-        "tests": rows_to_table(tests, schema.TESTS),
+        "findings": pa.Table.from_pylist(findings_rows, schema=schema.FINDINGS),
+        "tests": pa.Table.from_pylist(tests, schema=schema.TESTS),
         "images": checks.images,
         "records": checks.records,
-        "batches": rows_to_table(train_res.batches if train_res else [], schema.BATCHES),
-        "epochs": rows_to_table(train_res.epochs if train_res else [], schema.EPOCHS),
-        "estimates": rows_to_table(estimates, schema.ESTIMATES),
+        "batches": pa.Table.from_pylist(train_res.batches if train_res else [], schema=schema.BATCHES),
+        "epochs": pa.Table.from_pylist(train_res.epochs if train_res else [], schema=schema.EPOCHS),
+        "estimates": pa.Table.from_pylist(estimates, schema=schema.ESTIMATES),
     }
     meta["checks"] = checks.check_specs
     meta["stats"] = checks.stats   # test 2, with the formula behind each memory estimate
@@ -120,7 +120,7 @@ def dryrun(cfg: DryrunConfig, progress: Progress = _noop) -> DryrunResult:
         write_table(out / f"{name}.arrow", table.replace_schema_metadata(None).cast(
             schema.with_metadata(table.schema.remove_metadata(), meta)))
 
-    from harness.results.report import dryrun_report, loss_plot
+    from harness.results.report.dryrun import dryrun_report, loss_plot
 
     loss_plot(out / "loss.png", tables["epochs"])
     text = dryrun_report(cfg=cfg, paths=paths, meta=meta, tables=tables, checks=checks, loader=loader_res,

@@ -1,15 +1,16 @@
 """The bench's outputs: bench.arrow, estimates.arrow, report.md and two plots, all views of the rows."""
 from __future__ import annotations
 
+import pyarrow as pa
 from typing import TYPE_CHECKING
 
 from harness.estimate.flops import DEVICE_PEAK_TFLOPS
 from harness.results import schema
 from harness.results.format import duration
-from harness.results.write import rows_to_table, write_table, write_text
+from harness.results.write import write_table, write_text
 
 if TYPE_CHECKING:
-    from harness.bench import BenchResult
+    from harness.bench.stages import BenchResult
     from harness.config import BenchConfig
 
 STAGE_ORDER = ("read_bytes", "decode", "resize_normalize", "collate_pin", "data_wait", "h2d", "forward",
@@ -17,7 +18,7 @@ STAGE_ORDER = ("read_bytes", "decode", "resize_normalize", "collate_pin", "data_
 
 
 def _table(rows, sch, meta):
-    return rows_to_table(rows, schema.with_metadata(sch, meta))
+    return pa.Table.from_pylist(rows, schema=schema.with_metadata(sch, meta))
 
 
 def write_outputs(res: BenchResult, cfg: BenchConfig) -> None:
