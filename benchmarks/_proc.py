@@ -1,37 +1,25 @@
 """Benchmark helpers: run a command while sampling the resident memory of its whole process tree."""
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
-from pathlib import Path
 
-
-def _children() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:  # field 4 of /proc/<pid>/stat, after the command name in parentheses
-                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, []).append(int(d))
-    return kids
+import psutil
 
 
 def tree_rss_bytes(pid: int) -> int:
-    """VmRSS of ``pid`` and every descendant (shared pages counted once per process, as top does)."""
-    kids, todo, total = _children(), [pid], 0
-    while todo:
-        p = todo.pop()
-        todo.extend(kids.get(p, []))
+    """Resident memory of ``pid`` and every descendant (shared pages counted once per process, as top does)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:   # gone, or not ours to read
+        return 0
+    total = 0
+    for p in procs:
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-                    break
-        except OSError:
+            total += p.memory_info().rss
+        except psutil.Error:   # exited between the listing and the read
             continue
     return total
 

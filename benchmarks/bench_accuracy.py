@@ -33,7 +33,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, help="train on the first N train records only (a shorter check)")
     args = ap.parse_args()
     if args.dataset is None:
-        from harness.data.defaults import default_dataset
+        from harness.runs.defaults import default_dataset
         args.dataset = default_dataset(print)
 
     bs = 4

@@ -11,13 +11,17 @@ import io
 import random
 import statistics
 import struct
-import time
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from kernels.png import _raw_size, decode, decode_into, read_info
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import repeat  # noqa: E402
 
 
 def cad_render(seed: int, size: int = 512) -> bytes:
@@ -47,15 +51,10 @@ def _idat(data: bytes) -> bytes:
 
 def _time(fn, items, repeats: int) -> float:
     """Median over repeats of the mean ms per item, after one warm-up pass."""
-    for x in items:
-        fn(x)
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    def one_pass():
         for x in items:
             fn(x)
-        runs.append((time.perf_counter() - t0) * 1e3 / len(items))
-    return statistics.median(runs)
+    return repeat(one_pass, repeats, per=len(items)).median * 1e3
 
 
 def inflaters(images: list[bytes], repeats: int) -> dict[str, float]:

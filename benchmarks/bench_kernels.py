@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
-import time
+import sys
 from pathlib import Path
 
 import numba
@@ -34,6 +33,9 @@ from kernels import png, reference
 from kernels.measure import measure
 from kernels.normalize import resize_normalize_into
 from kernels.resize import plan
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import interleaved  # noqa: E402
 
 SIZE = 384
 
@@ -89,19 +91,18 @@ def main() -> None:
         "resize+normalise: torchvision Resize+ToTensor+Normalize": lambda i: tv_resize(pils[i]),
         "measure: kernels.measure": lambda i: measure(rgbs[i]),
     }
-    runs: dict[str, list[float]] = {k: [] for k in kernels}
-    for r in range(a.repeats + 1):   # round 0 warms up (JIT, caches) and is dropped
-        for name, fn in kernels.items():   # interleaved: the load on a shared machine hits all alike
-            t0 = time.perf_counter()
+    def over_images(fn):
+        def one_pass():
             for i in range(len(datas)):
                 fn(i)
-            if r:
-                runs[name].append((time.perf_counter() - t0) / len(datas))
+        return one_pass
+    # interleaved rounds (the load on a shared machine hits all alike); the warm-up round (JIT, caches) dropped
+    timings = interleaved({name: over_images(fn) for name, fn in kernels.items()}, a.repeats, per=len(datas))
     repeated = np.mean([(x[1:] == x[:-1]).all(axis=(1, 2)).mean() for x in rgbs])
     print(f"{len(datas)} renders 512x512 ({a.folder or 'drawn polygons'}; {repeated:.0%} of rows repeat the row "
           f"above), one core, {pil_flavour()}, numba {numba.__version__}")
-    for name, ts in runs.items():
-        print(f"{name:58s} {statistics.median(ts) * 1e3:7.3f} ms/image")
+    for name, t in timings.items():
+        print(f"{name:58s} {t.median * 1e3:7.3f} ms/image")
     errs = {"numba kernel": [], "active PIL": []}
     for x in rgbs:
         want = reference.resize(x, SIZE, SIZE).astype(np.int16)

@@ -13,9 +13,8 @@ import argparse
 import io
 import json
 import random
-import statistics
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import sentencepiece as spm
@@ -24,6 +23,9 @@ from harness.data import load_dataset, resolve_dataset
 from harness.text.analysis import Analyser
 from harness.text.templates import SYSTEM, get_template
 from harness.text.tokenizers import load_tokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import repeat  # noqa: E402
 
 PROMPT = "<image>\nWhat is the CAD code for this 3D model?"
 
@@ -99,21 +101,13 @@ def main() -> None:
         chars = sorted(len(r.answer) for r in records)
         tok = load_tokenizer(tok_path)
         tpl = get_template(args.template)
-        times = []
-        for i in range(args.repeats + 1):
-            analyser = Analyser(tok, tpl, max_length=2048, image_tokens=728)
-            t0 = time.perf_counter()
-            out = analyser.analyse(records)
-            if i:                       # the first run warms up imports and allocators
-                times.append(time.perf_counter() - t0)
-        med = statistics.median(times)
+        # a fresh analyser (empty piece cache) for each run, made untimed; one warm-up run (imports, allocators)
+        ours = repeat(lambda analyser: analyser.analyse(records), args.repeats,
+                      setup=lambda: Analyser(tok, tpl, max_length=2048, image_tokens=728))
+        med, out = ours.median, ours.result
         # the peer: SentencePiece alone encoding every answer once, the floor of a one-pass analysis
-        answers, peer = [r.answer for r in records], []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            tok._sp.encode_as_numpy(answers)
-            peer.append(time.perf_counter() - t0)
-        peer_med = statistics.median(peer)
+        answers = [r.answer for r in records]
+        peer_med = repeat(lambda: tok._sp.encode_as_numpy(answers), args.repeats, warmup=0).median
         tokens = sum(a.answer_tokens for a in out if a)
         print(f"records {len(records)}  answer chars median {chars[len(chars) // 2]} max {chars[-1]}  "
               f"answer tokens {tokens}  vocab {tok_path.name}:{args.vocab}  template {args.template}")

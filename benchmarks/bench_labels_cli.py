@@ -15,10 +15,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import sentencepiece as spm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import repeat  # noqa: E402
 
 
 def train_tokenizer(texts: list[str], vocab: int, out: Path) -> Path:
@@ -35,31 +37,31 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     if args.dataset is None:
-        from harness.data.defaults import default_dataset
+        from harness.runs.defaults import default_dataset
         args.dataset = default_dataset(print)
-    records = json.loads((args.dataset / "train.json").read_text()) + json.loads((args.dataset / "val.json").read_text())
+    records = [r for split in ("train", "val") for r in json.loads((args.dataset / f"{split}.json").read_text())]
     texts = [t["value"] for r in records for t in r["conversations"]]
     with tempfile.TemporaryDirectory() as tmp:
         model = train_tokenizer(texts[:20000], args.vocab, Path(tmp))
         sp = spm.SentencePieceProcessor(model_file=str(model))
         answers = [r["conversations"][1]["value"] for r in records]
-        t0 = time.perf_counter()
-        sp.encode(answers)
-        peer = len(records) / (time.perf_counter() - t0)
-        rates, walls = [], []
-        for k in range(args.repeats):
-            t0 = time.perf_counter()
+        peer = len(records) / repeat(lambda: sp.encode(answers), 1, warmup=0).median
+        rates: list[float] = []
+        run_dirs = (Path(tmp) / f"run{k}" for k in range(args.repeats))
+
+        def one_run() -> None:
             out = subprocess.run([sys.executable, "-m", "harness", "labels", str(args.dataset), "--tokenizer",
-                                  str(model), "--out", str(Path(tmp) / f"run{k}")], capture_output=True, text=True)
-            walls.append(time.perf_counter() - t0)
+                                  str(model), "--out", str(next(run_dirs))], capture_output=True, text=True)
             m = re.search(r"\(([\d,]+) records/s\)", out.stdout)
             if m is None:
                 sys.exit(f"harness labels printed no rate (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
             rates.append(float(m.group(1).replace(",", "")))
+        walls = repeat(one_run, args.repeats, warmup=0)
     rate = statistics.median(rates)
     print(f"{len(records):,} records, SentencePiece BPE vocab {args.vocab} (byte fallback, split digits)")
-    print(f"harness labels: {rate:,.0f} records/s (median of {args.repeats}; runs {', '.join(f'{r:,.0f}' for r in rates)}); "
-          f"whole process {statistics.median(walls):.2f} s")
+    runs = ", ".join(f"{r:,.0f}" for r in rates)
+    print(f"harness labels: {rate:,.0f} records/s (median of {args.repeats}; runs {runs}); "
+          f"whole process {walls.median:.2f} s")
     print(f"peer, SentencePiece encoding each answer once: {peer:,.0f} records/s; ratio {rate / peer:.2f}")
     print(f"goal 5,000 records/s: {'met' if rate >= 5000 else 'missed'}")
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,6 +33,9 @@ from torchvision.transforms import InterpolationMode
 
 from harness.loader import STAGES, Loader
 from harness.results.metadata import pil_flavour
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import repeat  # noqa: E402
 
 SIZE = 384
 MEAN = torch.tensor([0.5, 0.5, 0.5]).view(3, 1, 1)
@@ -68,7 +70,8 @@ def make_dataset(root: Path, n: int) -> Path:
 
 
 def torchvision_pipeline():
-    tf = T.Compose([T.Resize((SIZE, SIZE), InterpolationMode.BICUBIC), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)])
+    tf = T.Compose([T.Resize((SIZE, SIZE), InterpolationMode.BICUBIC), T.ToTensor(),
+                    T.Normalize((0.5,) * 3, (0.5,) * 3)])
 
     def one(path):
         with Image.open(path) as im:
@@ -98,16 +101,6 @@ def opencv(path):
     return (rgb.astype(np.float32) / 255 - 0.5) / 0.5
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up: JIT compile, page cache, allocator
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
-
-
 class _LoaderBatches(torch.utils.data.Dataset):
     """The Loader's batches as a map-style dataset, so DataLoader worker processes can fill them."""
 
@@ -118,9 +111,7 @@ class _LoaderBatches(torch.utils.data.Dataset):
         return len(self.batches)
 
     def __getitem__(self, k: int):
-        from harness.loader import (
-            _Buffers,  # a fresh buffer per batch: it travels through shared memory
-        )
+        from harness.loader.pipeline import _Buffers  # a fresh buffer per batch: it travels through shared memory
 
         ld = self.loader
         buf = _Buffers(ld.batch_size, ld.image_size, ld.max_length, False)
@@ -161,7 +152,7 @@ def run(folder: Path, n_images: int | None, repeats: int) -> None:
             def run_loader(loader=loader):
                 for _ in loader:
                     pass
-            results[name] = timed(run_loader, repeats)
+            results[name] = repeat(run_loader, repeats).median
             stages[name] = _stage_line(loader.timings[-len(loader):], len(paths))
         if threads > 1:
             loader = Loader(folder, batch_size=8, image_size=SIZE, workers=0, records=records)
@@ -174,14 +165,14 @@ def run(folder: Path, n_images: int | None, repeats: int) -> None:
                 for _, t in dl:
                     seen.append(t)
             name = f"Loader body in DataLoader ({threads} worker processes, resize {loader.resize_backend})"
-            results[name] = timed(run_processes, repeats)
+            results[name] = repeat(run_processes, repeats).median
             stages[name] = _stage_line(seen, len(paths))
         for name, fn in peers.items():
             if threads == 1:
-                results[name] = timed(lambda: [fn(p) for p in paths], repeats)
+                results[name] = repeat(lambda fn=fn: [fn(p) for p in paths], repeats).median
             else:
                 with ThreadPoolExecutor(threads) as pool:
-                    results[name] = timed(lambda: list(pool.map(fn, paths)), repeats)
+                    results[name] = repeat(lambda fn=fn, pool=pool: list(pool.map(fn, paths)), repeats).median
         base = results["torchvision pipeline (PIL+Resize+ToTensor+Normalize)"]
         decode_only = results["torchvision.io.decode_png alone"]
         print(f"\n== {label} ==")

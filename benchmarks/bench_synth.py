@@ -25,8 +25,8 @@ from PIL import Image
 from harness.cad import render
 from harness.cad.code import to_code
 from harness.cad.generate import generate
-from harness.runs.synth import synthesize
 from harness.config import SynthConfig
+from harness.runs.synth import synthesize
 
 VIEWS = ("front", "top", "right")
 
@@ -45,17 +45,22 @@ def stages(n: int) -> dict[str, float]:
     render.warm_up()
     models = [generate(0, i) for i in range(n)]
     tot = dict.fromkeys(("generate", "code", "render", "png_ours", "png_pillow"), 0.0)
+
+    def cpu(stage: str, fn, *args):
+        t = time.process_time()
+        out = fn(*args)
+        tot[stage] += time.process_time() - t
+        return out
+
     for i, m in enumerate(models):
-        t = time.process_time(); generate(0, i); tot["generate"] += time.process_time() - t
-        t = time.process_time(); to_code(m); tot["code"] += time.process_time() - t
+        cpu("generate", generate, 0, i)
+        cpu("code", to_code, m)
         packed = render.pack(m)
         for v in VIEWS:
-            t = time.process_time(); img = render.render_view(m, v, 512, packed)
-            tot["render"] += time.process_time() - t
-            t = time.process_time(); render.to_png(img); tot["png_ours"] += time.process_time() - t
-            t = time.process_time()
-            Image.fromarray(img, "RGB").save(io.BytesIO(), format="PNG", compress_level=6)
-            tot["png_pillow"] += time.process_time() - t
+            img = cpu("render", render.render_view, m, v, 512, packed)
+            cpu("png_ours", render.to_png, img)
+            cpu("png_pillow", lambda img=img: Image.fromarray(img, "RGB").save(io.BytesIO(), format="PNG",
+                                                                               compress_level=6))
     return {k: 1000 * v / n for k, v in tot.items()}
 
 

@@ -1,15 +1,15 @@
 """Typed run configs, validated on construction, and named presets. Saved with every run."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from harness.errors import UsageError
+from harness.estimate.flops import PRESETS
 
 VIEWS = ("front", "top", "right")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+COMPILE_SETTINGS = ("auto", "on", "off")   # torch.compile: auto = eager on CPU, compiled on CUDA/MPS
 
 
 def _require(cond: bool, msg: str) -> None:
@@ -93,7 +93,7 @@ class TrainConfig:
         _require(self.batch_size >= 1, "--batch-size must be at least 1")
         _require(self.lr > 0, "--lr must be positive")
         _require(self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}")
-        _require(self.compile in ("auto", "on", "off"), "--compile must be auto, on or off")
+        _require(self.compile in COMPILE_SETTINGS, f"--compile must be one of {', '.join(COMPILE_SETTINGS)}")
         _require(self.seq_len >= 16, "the proxy sequence length must be at least 16")
 
     def split_counts(self) -> tuple[int | None, int | None]:
@@ -141,7 +141,13 @@ class ValidateConfig(DatasetRun):
     ship_bytes: bool = False           # the driver reads the images and ships their bytes to the workers
 
 
-TARGETS = ("openecad-0.89b",)         # presets in harness.estimate.flops
+@dataclass(kw_only=True, frozen=True)
+class LabelsConfig(DatasetRun):
+    """``harness labels``: the label-mask and token-budget checks alone (``checks`` holds the template,
+    tokenizer and lengths)."""
+
+
+TARGETS = tuple(PRESETS)               # the target-model presets, as harness.estimate.flops defines them
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -172,26 +178,13 @@ class BenchConfig:
         _require(self.warmup >= 0, "--warmup must be 0 or more")
         _require(self.workers >= 0, "--workers must be 0 or more")
         _require(self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}")
-        _require(self.compile in ("auto", "on", "off"), "--compile must be auto, on or off")
+        _require(self.compile in COMPILE_SETTINGS, f"--compile must be one of {', '.join(COMPILE_SETTINGS)}")
         _require(self.target in TARGETS, f"--target must be one of {', '.join(TARGETS)}")
         _require(self.target_params is None or self.target_params > 0, "--target-params must be positive")
         lo, hi = self.mfu
         _require(0 < lo <= hi <= 1, "--mfu must be LOW,HIGH with 0 < LOW <= HIGH <= 1 (fractions)")
         _require(self.full_epochs >= 1, "--full-epochs must be at least 1")
         _require(16 <= self.image_size <= 4096, "--image-size must be between 16 and 4096")
-
-
-def to_dict(cfg: Any) -> dict[str, Any]:
-    """A config as plain JSON-able data, for run metadata."""
-    def conv(v: Any) -> Any:
-        if dataclasses.is_dataclass(v):
-            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, Path):
-            return str(v)
-        if isinstance(v, tuple):
-            return [conv(x) for x in v]
-        return v
-    return conv(cfg)
 
 
 # Presets ---------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import, never flipped at run time (a module-level switch flipped in tests is the
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 JIT_ENABLED: bool = os.environ.get("HARNESS_NO_JIT", "") not in ("1", "true", "yes")
 

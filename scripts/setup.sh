@@ -19,5 +19,5 @@ PY=${PYTHON:-python3}
 # torch and torchvision first, pinned to the releases this machine's pip may install.
 .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
-bash scripts/pillow_simd.sh .venv/bin/python || echo "setup: keeping stock Pillow (pillow-simd could not be built)"
+bash scripts/pillow_simd.sh .venv/bin/python || echo "setup: stock Pillow stays: pillow-simd could not be built or installed here (reason above)"
 .venv/bin/harness info --short

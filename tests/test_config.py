@@ -1,10 +1,12 @@
+import json
 from pathlib import Path
 
 import pytest
 
 from harness.checks.registry import Registry
-from harness.config import CheckConfig, DryrunConfig, SynthConfig, TrainConfig, to_dict
+from harness.config import CheckConfig, DryrunConfig, SynthConfig, TrainConfig
 from harness.errors import UsageError
+from harness.results.metadata import run_metadata
 
 
 def test_defaults_match_the_seed():
@@ -25,8 +27,10 @@ def test_bad_values_are_usage_errors(make):
 
 
 def test_config_serialises_for_metadata():
-    d = to_dict(DryrunConfig(dataset=Path("/d")))
+    meta = run_metadata("dryrun", DryrunConfig(dataset=Path("/d")))
+    d = json.loads(json.dumps(meta, default=str))["config"]   # as with_metadata and run.json write it
     assert d["dataset"] == "/d" and d["checks"]["max_length"] == 2048 and d["train_cfg"]["epochs"] == 5
+    assert d["checks"]["views"] == ["front", "top", "right"]
 
 
 def test_registry_refuses_a_duplicate_id():

@@ -13,27 +13,19 @@ import statistics
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from harness.loader.torchvision_peer import LOADER_STAGES, torchvision_loader
 from harness.config import BenchConfig
 from harness.data.layout import safe_image_path
-from harness.train.loop import (
-    BATCH_KEYS,
-    peak_memory,
-    pick_device,
-    seeded,
-    set_threads,
-    synchronize,
-    use_compile,
-)
+from harness.loader.torchvision_peer import LOADER_STAGES, torchvision_loader
+from harness.progress import Progress
+from harness.train.device import peak_memory, seeded, synchronize
+from harness.train.loop import BATCH_KEYS, waited
 from harness.train.model import ProxyVLM
 
-Progress = Callable[[str], None]
 STEP_STAGES = ("data_wait", "h2d", "forward", "backward", "optimizer")
 
 
@@ -58,14 +50,8 @@ class LoaderRun:
 def time_loader(loader: Iterable[dict], warmup: int) -> LoaderRun:
     """Time every ``next()``; the first ``warmup`` batches (worker start, caches, JIT) are dropped."""
     times, sizes = [], []
-    it = iter(loader)
-    while True:
-        t0 = time.perf_counter()
-        try:
-            batch = next(it)
-        except StopIteration:
-            break
-        times.append(time.perf_counter() - t0)
+    for batch, seconds in waited(loader):
+        times.append(seconds)
         sizes.append(int(batch["images"].shape[0]))
     timed, timed_sizes = times[warmup:], sizes[warmup:]
     if len(timed) < 2:
@@ -186,14 +172,13 @@ class BatchBench:
 
 @dataclass
 class BenchResult:
-    out: Path
+    """What the bench measured: per batch size, the loaders and the step; BENCH and ESTIMATES rows."""
+
     device: str
     compile_note: str
     batches: list[BatchBench]
     rows: list[dict]                      # BENCH rows
     estimates: list[dict]                 # ESTIMATES rows
-    meta: dict
-    files: dict[str, Path] = field(default_factory=dict)
 
 
 def usable_records(dataset: Any) -> list:
@@ -322,38 +307,3 @@ def estimate_rows(cfg: BenchConfig, dataset: Any, records: list, results: list[B
                                   epochs=cfg.full_epochs, mfu=cfg.mfu,
                                   loader_samples_per_s=b.harness.samples_per_s, params_note=note)
     return rows
-
-
-def run_bench(cfg: BenchConfig, progress: Progress = lambda _: None) -> BenchResult:
-    """Measure every batch size, then write bench.arrow, estimates.arrow, report.md and the plots."""
-    from harness.results.report.bench import write_outputs
-    from harness.data import load_dataset, resolve_dataset
-    from harness.errors import UsageError
-    from harness.results.metadata import default_out, run_metadata
-
-    root = cfg.dataset
-    if root is None:
-        from harness.data.defaults import default_dataset
-        root = default_dataset(progress)
-    dataset = load_dataset(resolve_dataset(root))
-    records = usable_records(dataset)
-    need = (cfg.warmup + cfg.steps) * max(cfg.batch_sizes)
-    if len(records) < need:
-        raise UsageError(f"the bench needs {need} usable train samples ((warmup {cfg.warmup} + steps "
-                         f"{cfg.steps}) x batch {max(cfg.batch_sizes)}); {root} has {len(records)}")
-    device = pick_device(cfg.device)
-    set_threads()
-    compiled = use_compile(cfg.compile, device)
-    note = ("eager and torch.compile measured" if compiled else
-            "torch.compile skipped on CPU with --compile auto: on a 2-core CPU it measured 0.92x eager "
-            "after a 22 s compile; --compile on measures it" if device.type == "cpu" and cfg.compile == "auto"
-            else "torch.compile off (--compile off)")
-    results = [measure_batch_size(dataset, records, cfg, bs, device, compiled, progress)
-               for bs in cfg.batch_sizes]
-    rows = [r for b in results for r in bench_rows(b, device.type)]
-    out = Path(cfg.out) if cfg.out else default_out("bench")
-    res = BenchResult(out=out, device=device.type, compile_note=note, batches=results, rows=rows,
-                      estimates=estimate_rows(cfg, dataset, records, results, device.type),
-                      meta=run_metadata("bench", cfg, device=device.type))
-    write_outputs(res, cfg)
-    return res

@@ -11,8 +11,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.cad.model import (Arc, CADModel, Circle, Extent, Extrude, Line, Loop, Operation, Profile,
-                               SketchPlane, bounding_box)
+from harness.cad.model import (
+    Arc,
+    CADModel,
+    Circle,
+    Extent,
+    Extrude,
+    Line,
+    Loop,
+    Operation,
+    Profile,
+    SketchPlane,
+    bounding_box,
+)
 
 # normal -> x_axis, as DeepCAD's planes carry them (the -Y plane's x axis prints a signed zero)
 _PLANES = (((0.0, 0.0, 1.0), (1.0, 0.0, 0.0)), ((0.0, 0.0, -1.0), (1.0, 0.0, 0.0)),

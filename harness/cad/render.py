@@ -12,8 +12,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.cad.model import (Arc, CADModel, Circle, Extrude, Line, Loop, Operation, Profile, SketchPlane,
-                               bounding_box, extrude_corners)
+from harness.cad.model import (
+    Arc,
+    CADModel,
+    Circle,
+    Extrude,
+    Line,
+    Loop,
+    Operation,
+    Profile,
+    SketchPlane,
+    bounding_box,
+    extrude_corners,
+)
 from kernels import render as K
 
 # view -> (ray direction, image right, image up)

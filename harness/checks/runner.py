@@ -15,26 +15,29 @@ import functools
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from harness.checks import catalogue  # noqa: F401  (registers every check)
 from harness.checks.catalogue.dataset import model_and_view
+from harness.checks.catalogue.images import worker_failed
 from harness.checks.findings import Finding
 from harness.checks.image_pass import measure_images_chunk, rows_to_batch
-from harness.checks import catalogue  # noqa: F401  (registers every check)
 from harness.checks.registry import checks
+from harness.checks.stats import compute_stats
 from harness.config import CheckConfig
 from harness.data.layout import UnsafePath, safe_image_path
 from harness.data.records import Dataset, Record
 from harness.execution import Executor, LocalExecutor, chunked
+from harness.progress import SILENT, Progress
 from harness.results.schema import FINDINGS, IMAGES, RECORDS
-from harness.checks.stats import compute_stats
 from harness.text.labels import make_context, token_columns
 
 CHUNK_IMAGES = 32   # images per task: small enough to spread over workers, large enough to amortise a task
@@ -197,8 +200,7 @@ def _measure_all(dataset, cfg, executor, progress, items, stop: threading.Event)
             got.add(res.index, batch, res.node)
             seen.add(res.index)
             done += len(names_i)
-            if progress is not None:
-                progress(done, len(names))
+            progress.count(done, len(names), "images measured")
             if stop.is_set():   # the driver failed or was interrupted: stop submitting, cancel the rest
                 return IMAGES.empty_table()
     finally:
@@ -223,7 +225,7 @@ def _image_findings(images: pa.Table, ctx) -> tuple[list[Finding], set[str]]:
             for spec in specs:
                 # An orphan's damage never reaches training (its orphan warning covers it); a failed worker
                 # is reported for every image so none goes unchecked silently.
-                if row["referenced"] or spec.id == "image.worker_failed":
+                if row["referenced"] or spec.id == worker_failed.id:
                     found = list(spec.fn(row, ctx))
                     errors |= {f.image for f in found if f.severity == "error"}
                     findings.extend(found)
@@ -255,7 +257,7 @@ def _unsound(dataset: Dataset, findings: list[Finding], image_errors: set[str]) 
 
 
 def run_checks(dataset: Dataset, cfg: CheckConfig, *, executor: Executor | None = None,
-               progress: Callable[[int, int], None] | None = None) -> CheckResult:
+               progress: Progress = SILENT) -> CheckResult:
     t0 = time.perf_counter()
     ctx = CheckContext(cfg=cfg, root=dataset.images, labels=make_context(cfg))
     items = image_list(dataset, ctx)

@@ -1,16 +1,29 @@
-"""Shared click options: dataset paths, output folder, check parameters, execution. Used by dryrun,
-validate and labels; extend here rather than redeclaring an option in a command."""
+"""What every command shares: dataset, output, check and execution options (defaults read from the
+configs), the error mapping, and the end of a run (summary, exit status). Extend here rather than
+redeclaring an option in a command."""
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
-import time
 from pathlib import Path
 
 import click
 
-from harness.config import CheckConfig
+from harness.config import COMPILE_SETTINGS, DEVICES, CheckConfig, TrainConfig
+from harness.errors import HarnessError, UsageError
+from harness.progress import Progress
+from harness.results.run import RunResult
+from harness.results.summary import print_summary
+from harness.text.templates import TEMPLATE_NAMES
 
 _path = click.Path(path_type=Path)
+
+
+def default(config: type, name: str):
+    """A config field's default: click options show the configs' defaults, never a retyped copy."""
+    f = next(f for f in dataclasses.fields(config) if f.name == name)
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 def _stack(*decorators):
@@ -30,19 +43,32 @@ dataset_arguments = _stack(
 
 out_option = click.option("--out", type=_path, help="Run folder (default: results/<UTC time>-<command>/).")
 
+text_options = _stack(
+    click.option("--max-length", default=default(CheckConfig, "max_length"), show_default=True, type=int,
+                 help="Model context, tokens."),
+    click.option("--image-tokens", default=default(CheckConfig, "image_tokens"), show_default=True, type=int,
+                 help="Tokens one image takes."),
+    click.option("--template", default=default(CheckConfig, "template"), show_default=True,
+                 type=click.Choice(TEMPLATE_NAMES), help="Chat template whose masking is simulated."),
+    click.option("--tokenizer", type=click.Path(path_type=Path, exists=True),
+                 help="tokenizer.json, SentencePiece .model, or a folder with one (default: the byte proxy)."),
+    click.option("--legacy/--no-legacy", default=None, help="The tokenizer's transformers legacy flag."),
+)
+
 check_options = _stack(
-    click.option("--max-length", default=2048, show_default=True, type=int, help="Model context, tokens."),
-    click.option("--image-tokens", default=728, show_default=True, type=int, help="Tokens one image takes."),
-    click.option("--template", default="llama", show_default=True, help="Chat template whose masking is simulated."),
-    click.option("--tokenizer", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-                 help="tokenizer.json or SentencePiece .model (default: the proxy byte tokenizer)."),
-    click.option("--max-pixels", default=178_956_970, show_default=True, type=int,
+    text_options,
+    click.option("--max-pixels", default=default(CheckConfig, "max_pixels"), show_default=True, type=int,
                  help="Refuse images declaring more pixels (decompression bombs)."),
-    click.option("--phash-distance", default=4, show_default=True, type=int,
+    click.option("--phash-distance", default=default(CheckConfig, "phash_distance"), show_default=True, type=int,
                  help="Near duplicates: perceptual hashes within this Hamming distance."),
-    click.option("--loader-samples", default=50, show_default=True, type=int,
+    click.option("--loader-samples", default=default(CheckConfig, "loader_samples"), show_default=True, type=int,
                  help="Samples whose image-text pairing test 3 verifies."),
 )
+
+device_option = click.option("--device", default=default(TrainConfig, "device"), show_default=True,
+                             type=click.Choice(DEVICES))
+compile_option = click.option("--compile", "compile_", default=default(TrainConfig, "compile"), show_default=True,
+                              type=click.Choice(COMPILE_SETTINGS), help="torch.compile: auto = eager on CPU.")
 
 execution_options = _stack(
     click.option("--workers", type=click.IntRange(min=1),
@@ -63,12 +89,29 @@ def check_config(**kw) -> CheckConfig:
     return CheckConfig(**{k: v for k, v in kw.items() if v is not None})
 
 
-def progress_printer():
-    """A progress callback printing timestamped stage lines to stderr (kept off stdout's summary)."""
-    t0 = time.perf_counter()
+def cli_errors(fn):
+    """The one mapping of domain errors to exit codes: UsageError -> 2 (click's usage error), HarnessError
+    -> 1 with its message, Ctrl-C or SIGTERM -> 130 with nothing half written. Never a traceback."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UsageError as e:
+            raise click.UsageError(str(e)) from None
+        except HarnessError as e:
+            raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted: stopped before the end; no table is half written", err=True)
+            sys.exit(130)
+    return run
 
-    def emit(msg: str) -> None:
-        click.echo(f"[{time.perf_counter() - t0:6.1f}s] {msg}", err=True)
-        sys.stderr.flush()
 
-    return emit
+def progress() -> Progress:
+    """Stage lines and counts on stderr (a live bar on a terminal), kept off stdout's summary."""
+    return Progress()
+
+
+def finish(result: RunResult) -> None:
+    """Print the run's summary and exit with its status (0 passed, 1 a test failed)."""
+    print_summary(result)
+    sys.exit(result.exit_code)

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import signal
-import sys
 
 import click
 
 from harness.cli import options
 from harness.config import ValidateConfig
-from harness.errors import HarnessError, UsageError
 
 
 def _sigterm_as_interrupt(signum, frame):
@@ -22,29 +20,18 @@ def _sigterm_as_interrupt(signum, frame):
 @options.check_options
 @options.execution_options
 @options.ship_bytes_option
+@options.cli_errors
 def command(dataset, train, val, images, out, workers, ray_address, ship_bytes, **check_kw) -> None:
     """Check every record and image of DATASET (default: the embedded synthetic DeepCAD 1K).
 
     Runs on every core through a private local Ray (in this process below 3,000 records or with
     --workers 1), or on the cluster at --ray-address, whose nodes need harness installed and the images
-    at the same path (a shared folder) unless --ship-bytes. Writes
-    findings, tests, images and records tables to --out. Exit 0 when both tests pass, 1 when one fails.
+    at the same path (a shared folder) unless --ship-bytes. Writes findings, tests, images and records
+    tables, run.json and report.md to --out. Exit 0 when both tests pass, 1 when one fails.
     """
     from harness.runs.validate import validate
 
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    try:
-        cfg = ValidateConfig(dataset=dataset, train=train, val=val, images=images, out=out, workers=workers,
-                             ray_address=ray_address, ship_bytes=ship_bytes,
-                             checks=options.check_config(**check_kw))
-        result = validate(cfg, progress=options.progress_printer())
-    except UsageError as e:
-        raise click.UsageError(str(e)) from None
-    except HarnessError as e:
-        raise click.ClickException(str(e)) from None
-    except KeyboardInterrupt:
-        click.echo("interrupted: stopped before the end; no table is half written", err=True)
-        sys.exit(130)
-    click.echo("\n".join(result.summary_lines()))
-    sys.exit(0 if result.passed else 1)
-
+    cfg = ValidateConfig(dataset=dataset, train=train, val=val, images=images, out=out, workers=workers,
+                         ray_address=ray_address, ship_bytes=ship_bytes, checks=options.check_config(**check_kw))
+    options.finish(validate(cfg, progress=options.progress()))

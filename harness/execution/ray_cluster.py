@@ -7,8 +7,9 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from harness.errors import UsageError
 from harness.execution.base import ChunkResult, Executor

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from harness.checks.catalogue import loader as loader_checks
 from harness.checks.findings import Finding
 from harness.data.records import Dataset, Record
 
@@ -79,9 +80,9 @@ def check_loader(dataset: Dataset, records: dict[str, list[Record]], *, batch_si
             ok_shape = (tuple(imgs.shape[1:]) == (3, image_size, image_size) and str(imgs.dtype) == "torch.float32"
                         and ids.shape == labels.shape == batch["attention_mask"].shape and ids.shape[0] == n)
             if not ok_shape:
-                res.findings.append(Finding(severity="error", check="loader.shapes", split=split,
-                                            message=f"batch shapes wrong: images {tuple(imgs.shape)} "
-                                                    f"{imgs.dtype}, input_ids {tuple(ids.shape)}"))
+                res.findings.append(loader_checks.shapes.finding(
+                    f"batch shapes wrong: images {tuple(imgs.shape)} {imgs.dtype}, input_ids {tuple(ids.shape)}",
+                    split=split))
             for row in range(n):
                 if res.pairs_checked >= samples:
                     break
@@ -93,16 +94,14 @@ def check_loader(dataset: Dataset, records: dict[str, list[Record]], *, batch_si
                 res.pairs_checked += 1
                 res.pairs_ok += int(paired)
                 if not paired:
-                    res.findings.append(Finding(
-                        severity="error", check="loader.pairing", split=split, record_index=rec.index,
-                        image=rec.image, message=f"loader sample does not match its record (image error "
-                                                 f"{err:.3f}, tolerance {tolerance:.3f}, or answer tokens differ)"))
+                    res.findings.append(loader_checks.pairing.on_record(
+                        rec, f"loader sample does not match its record (image error "
+                             f"{err:.3f}, tolerance {tolerance:.3f}, or answer tokens differ)"))
         for k, v in getattr(loader, "stats", {}).items():
             res.paths[k] = res.paths.get(k, 0) + int(v)
     expected = sum(len(r) for r in records.values())
     if res.samples != expected:
-        res.findings.append(Finding(severity="error", check="loader.count",
-                                    message=f"loader delivered {res.samples} samples, expected {expected}"))
+        res.findings.append(loader_checks.count.finding(f"loader delivered {res.samples} samples, expected {expected}"))
     if res.findings or res.samples == 0:
         res.status = "failed"
     res.seconds = time.perf_counter() - t0

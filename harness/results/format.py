@@ -30,6 +30,22 @@ def count_checks(findings: pa.Table, prefixes: tuple[str, ...]) -> int:
     return sum(1 for c in col(findings, "check") if c.startswith(prefixes))
 
 
+# Supervised-token coverage bins: the share of an answer's tokens that the template's masking trains on.
+COVERAGE_BINS = ((0.0, 0.0, "nothing (0%)"), (0.0, 0.5, "under 50%"), (0.5, 0.999, "50-99.9%"), (0.999, 9e9, "all"))
+
+
+def coverage_histogram(records: pa.Table) -> list[list[str]]:
+    """Rows (coverage, samples, share, bar) over the records with answer tokens, from ``records.arrow``'s
+    ``supervised_tokens_template`` and ``answer_tokens``; empty when nothing was counted."""
+    if "supervised_tokens_template" not in records.column_names:
+        return []
+    pairs = [(s, a) for s, a in zip(records.column("supervised_tokens_template").to_pylist(),
+                                    records.column("answer_tokens").to_pylist()) if s is not None and a]
+    if not pairs:
+        return []
+    counts = [sum(1 for s, a in pairs if (lo < s / a <= hi) or (hi == 0.0 and s == 0)) for lo, hi, _ in COVERAGE_BINS]
+    return [[label, f"{n:,}", f"{100 * n / len(pairs):.1f}%", "#" * round(30 * n / len(pairs))]
+            for (_, _, label), n in zip(COVERAGE_BINS, counts)]
 
 
 def duration(seconds: float) -> str:

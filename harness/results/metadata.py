@@ -16,16 +16,12 @@ from harness import __version__
 
 def pil_flavour() -> dict[str, Any]:
     """Which PIL is active. Both distributions install the same ``PIL`` package, and pip can leave both
-    sets of metadata behind, so the imported module's version decides: pillow-simd's carries ``.post``."""
-    from importlib import metadata
-
+    sets of metadata behind (stock Pillow's files over pillow-simd's), so the imported module's version
+    decides, never the metadata: pillow-simd's carries ``.post``, stock Pillow's does not."""
     import PIL
 
-    version = getattr(PIL, "__version__", "unknown")
-    try:
-        simd = metadata.version("pillow-simd") == version
-    except metadata.PackageNotFoundError:
-        simd = False
+    version = str(getattr(PIL, "__version__", "unknown"))
+    simd = ".post" in version
     return {"name": "pillow-simd" if simd else "Pillow", "version": version, "simd": simd,
             "cpu_avx2": cpu_has("avx2")}
 

@@ -1,15 +1,13 @@
-"""Plots of a run (matplotlib, headless). Each reads one table."""
+"""Plots of a run (matplotlib, headless), as PNG bytes for ``write_run``. Each reads one table."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
-from harness.results.write import write_bytes
 
-
-def _figure():
+def figure_module():
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and CI
@@ -18,11 +16,21 @@ def _figure():
     return plt
 
 
-def loss_plot(path: Path, epochs: pa.Table) -> Path | None:
+def png(fig: Any) -> bytes:
+    """A finished figure as PNG bytes; the figure is closed."""
+    plt = figure_module()
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def loss_plot_png(epochs: pa.Table) -> bytes | None:
     """Train and val loss per epoch (``epochs.arrow``); None when there is nothing to plot."""
     if epochs.num_rows == 0:
         return None
-    plt = _figure()
+    plt = figure_module()
     rows = sorted(epochs.to_pylist(), key=lambda r: r["epoch"])
     e = [r["epoch"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
@@ -35,8 +43,4 @@ def loss_plot(path: Path, epochs: pa.Table) -> Path | None:
     ax.set_xticks(e)
     ax.grid(alpha=0.3)
     ax.legend()
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return write_bytes(path, buf.getvalue())
+    return png(fig)

@@ -112,6 +112,23 @@ ESTIMATES = pa.schema([
     ("loader_keeps_up", pa.bool_()),          # loader_samples_per_s >= needed_samples_per_s
 ])
 
+# Test 3: one row per dry run, what the loader delivered and how its image-text pairing was verified.
+LOADER = pa.schema([
+    ("status", pa.string()),
+    ("seconds", pa.float64()),
+    ("batches", pa.int64()),
+    ("samples", pa.int64()),
+    ("batch_size", pa.int64()),
+    ("image_shape", pa.list_(pa.int64())),    # per sample: channels, height, width
+    ("image_dtype", pa.string()),
+    ("token_shape", pa.list_(pa.int64())),    # per sample: tokens
+    ("pairs_checked", pa.int64()),
+    ("pairs_ok", pa.int64()),
+    ("max_pixel_error", pa.float64()),        # normalised units, against Pillow's decode of the same file
+    ("decoded_by_kernel", pa.int64()),
+    ("decoded_by_pillow", pa.int64()),
+])
+
 BENCH = pa.schema([
     ("batch_size", pa.int64()),
     ("stage", pa.string()),

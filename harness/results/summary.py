@@ -1,9 +1,11 @@
-"""The one-screen terminal summary of a run: tests, findings by check, where the tables are."""
+"""The one terminal summary of a run: tests, findings by check, the command's own lines, the verdict."""
 from __future__ import annotations
 
 from collections import Counter
 
 import click
+
+from harness.results.run import SEVERITY_ORDER, RunResult
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
 
@@ -16,21 +18,30 @@ def findings_by_check(findings_rows: list[dict]) -> list[tuple[str, str, int, st
         key = (r["severity"], r["check"])
         counts[key] += 1
         first.setdefault(key, r["message"])
-    order = {"error": 0, "warning": 1, "info": 2}
+    order = {s: i for i, s in enumerate(SEVERITY_ORDER)}
     rows = [(s, c, n, first[(s, c)]) for (s, c), n in counts.items()]
     return sorted(rows, key=lambda x: (order[x[0]], -x[2], x[1]))
 
 
-def print_summary(result, *, seconds: float, max_lines: int = 12) -> None:
+def summary_lines(result: RunResult, *, max_checks: int = 12) -> list[str]:
+    lines = [f"harness {result.command} -> {result.out}"]
     for t in result.tests:
-        click.echo(f"  {_MARK.get(t['status'], t['status']):4s} {t['test']:22s} {t['seconds']:6.1f}s  {t['summary']}")
-    rows = result.findings.to_pylist()
-    sev = Counter(r["severity"] for r in rows)
-    click.echo(f"findings: {sev.get('error', 0)} errors, {sev.get('warning', 0)} warnings, {sev.get('info', 0)} info")
-    shown = [r for r in findings_by_check(rows) if r[0] != "info"]
-    for s, c, n, msg in shown[:max_lines]:
-        click.echo(f"  {s:7s} {c:32s} x{n:<5d} {msg[:70]}")
-    if len(shown) > max_lines:
-        click.echo(f"  ... {len(shown) - max_lines} more checks in findings.arrow")
+        lines.append(f"  {_MARK.get(t['status'], t['status']):4s} {t['test']:22s} {t['seconds']:6.1f}s  {t['summary']}")
+    if "findings" in result.tables:
+        sev = result.severity_counts()
+        lines.append(f"findings: {sev['error']} errors, {sev['warning']} warnings, {sev['info']} info")
+        # Checks are counted from the severity and check columns alone: a million findings stay columnar.
+        f = result.findings.select(["severity", "check", "message"])
+        shown = [r for r in findings_by_check(f.to_pylist()) if r[0] != "info"]
+        for s, c, n, msg in shown[:max_checks]:
+            lines.append(f"  {s:7s} {c:32s} x{n:<6d} {msg[:70]}")
+        if len(shown) > max_checks:
+            lines.append(f"  ... {len(shown) - max_checks} more checks in findings.arrow")
+    lines += result.notes
     verdict = "PASSED" if result.passed else "FAILED"
-    click.echo(f"{verdict} in {seconds:.1f}s; report: {result.report_path}")
+    lines.append(f"{verdict} in {result.seconds:.1f}s; report: {result.report_path}")
+    return lines
+
+
+def print_summary(result: RunResult) -> None:
+    click.echo("\n".join(summary_lines(result)))

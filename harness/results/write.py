@@ -69,7 +69,7 @@ def read_table(path: Path) -> pa.Table:
 
 
 def write_run(out: Path, meta: dict[str, Any], tables: dict[str, pa.Table], *, report: str | None = None,
-              files: dict[str, bytes] | None = None) -> dict[str, Path]:
+              files: dict[str, bytes | None] | None = None) -> dict[str, Path]:
     """Every output of a run into ``out``: each table as ``<name>.arrow`` with ``meta`` in its schema
     metadata, ``run.json`` (the same metadata), ``report.md`` and any other files (plots); all atomic.
     Returns name -> path of what was written."""
@@ -78,7 +78,8 @@ def write_run(out: Path, meta: dict[str, Any], tables: dict[str, pa.Table], *, r
         sch = with_metadata(table.schema.remove_metadata(), meta)
         written[name] = write_table(out / f"{name}.arrow", table.replace_schema_metadata(None).cast(sch))
     for name, data in (files or {}).items():
-        written[name] = write_bytes(out / name, data)
+        if data is not None:   # a plot with nothing to show is left out
+            written[name] = write_bytes(out / name, data)
     if report is not None:
         written["report"] = write_text(out / "report.md", report)
     written["run"] = write_json(out / "run.json", meta)

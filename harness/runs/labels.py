@@ -1,83 +1,81 @@
-"""``harness labels`` as a library call: the label checks over both splits, tables written, a summary."""
+"""``harness labels``: the label checks over both splits; findings, records and tests tables, the report."""
 from __future__ import annotations
 
-import pyarrow as pa
 import time
-from bisect import bisect_right
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
-from harness.checks.findings import Finding
-from harness.config import CheckConfig
-from harness.data import DatasetPaths, load_dataset
-from harness.results.schema import FINDINGS, RECORDS, with_metadata
-from harness.results.write import write_table
-from harness.text.analysis import RecordAnalysis
+import pyarrow as pa
+
+from harness.checks.catalogue.dataset import load_error
+from harness.checks.catalogue.labels import run_label_checks
+from harness.config import LabelsConfig
+from harness.data import load_dataset
+from harness.progress import SILENT, Progress
+from harness.results.format import coverage_histogram, md_table
+from harness.results.metadata import default_out, run_metadata
+from harness.results.run import RunResult
+from harness.results.schema import FINDINGS, RECORDS, TESTS
+from harness.results.summary import findings_by_check
+from harness.results.write import write_run
+from harness.runs.defaults import dataset_paths
 from harness.text.labels import make_context, token_columns
 
-EDGES = (0.25, 0.5, 0.75, 0.999)   # coverage bins: learned tokens / answer tokens
+TEST_ID = "label_masking"
 
 
-@dataclass
-class LabelRun:
-    records: int
-    seconds: float                      # analysis and checks, not loading
-    findings: list[Finding]
-    analyses: list[RecordAnalysis | None]
-    out: Path
-    tokenizer: str
-    template: str
-    load_errors: list[tuple[str, str]]   # split files that could not be read at all
-
-    @property
-    def errors(self) -> int:
-        return sum(f.severity == "error" for f in self.findings) + len(self.load_errors)
-
-    def summary_lines(self) -> list[str]:
-        done = [a for a in self.analyses if a is not None]
-        nothing = sum(a.supervised_tokens_template == 0 for a in done)
-        lines = [f"{self.records} records, template {self.template}, tokenizer {self.tokenizer}: "
-                 f"{self.seconds:.2f} s ({self.records / max(self.seconds, 1e-9):,.0f} records/s)"]
-        lines += [f"  error    {split}: {msg}" for split, msg in self.load_errors]
-        by = Counter((f.check, f.severity) for f in self.findings)
-        lines += [f"  {n:6d}  {sev:7s}  {check}" for (check, sev), n in sorted(by.items())] or ["  no finding"]
-        if done:
-            lines.append(f"train on nothing: {nothing} of {len(done)} samples ({100 * nothing / len(done):.1f}%)")
-            lines.append("supervised-token coverage (learned by the template / answer tokens):")
-            lines += _histogram([a.supervised_tokens_template / a.answer_tokens if a.answer_tokens else 0.0
-                                 for a in done])
-        lines.append(f"tables: {self.out}")
-        return lines
-
-
-def _histogram(values: list[float], width: int = 40) -> list[str]:
-    labels = ["0-25%", "25-50%", "50-75%", "75-99.9%", "99.9-100%", ">100%"]
-    counts = [0] * len(labels)
-    for v in values:
-        counts[bisect_right(EDGES, v) if v <= 1.0 else len(labels) - 1] += 1
-    top = max(counts) or 1
-    return [f"  {lab:>9s} {n:6d} {'#' * round(width * n / top)}" for lab, n in zip(labels, counts)]
-
-
-def run_labels(paths: DatasetPaths, cfg: CheckConfig, out: Path, *, meta: dict | None = None) -> LabelRun:
-    from harness.checks.catalogue.labels import run_label_checks
-
+def labels(cfg: LabelsConfig, progress: Progress = SILENT) -> RunResult:
+    """Simulate the template's label masking on every record with the tokenizer; an error finding (or a
+    split file that cannot be read) fails the run."""
+    t_start = time.perf_counter()
+    paths = dataset_paths(cfg.dataset, train=cfg.train, val=cfg.val, images=cfg.images, progress=progress)
+    out = Path(cfg.out) if cfg.out else default_out("labels")
     ds = load_dataset(paths)
     records = ds.all_records()
-    ctx = make_context(cfg)
+    ctx = make_context(cfg.checks)
+    progress(f"{len(records):,} records: simulating the {ctx.template.name} template's masking")
     t0 = time.perf_counter()
-    findings = run_label_checks(records, ctx)
+    findings = list(load_error(ds, None, ctx)) + list(run_label_checks(records, ctx))
     seconds = time.perf_counter() - t0
     analyses = [ctx.analysis(r) for r in records]
-    rows = [{"split": r.split, "record_index": r.index, "id": r.id,
-             "image": r.image, "turns": len(r.turns) if r.turns is not None else None,
-             "prompt_chars": len(r.prompt), "answer_chars": len(r.answer), **token_columns(a)}
-            for r, a in zip(records, analyses)]
-    meta = meta or {}
-    write_table(out / "findings.arrow", pa.Table.from_pylist([f.as_row() for f in findings], schema=with_metadata(FINDINGS, meta)))
-    write_table(out / "records.arrow", pa.Table.from_pylist(rows, schema=with_metadata(RECORDS, meta)))
-    return LabelRun(records=len(records), seconds=seconds, findings=findings, analyses=analyses, out=out,
-                    tokenizer=f"{ctx.tokenizer.kind}:{ctx.tokenizer.name}", template=ctx.template.name,
-                    load_errors=list(ds.load_errors))
+    rows = [{"split": r.split, "record_index": r.index, "id": r.id, "image": r.image,
+             "turns": len(r.turns) if r.turns is not None else None, "prompt_chars": len(r.prompt),
+             "answer_chars": len(r.answer), **token_columns(a)} for r, a in zip(records, analyses)]
+    errors = sum(f.severity == "error" for f in findings)
+    tokenizer = f"{ctx.tokenizer.kind}:{ctx.tokenizer.name}"
+    rate = len(records) / max(seconds, 1e-9)
+    test = {"test": TEST_ID, "status": "failed" if errors else "passed", "seconds": seconds,
+            "summary": f"{len(records):,} records, template {ctx.template.name}, tokenizer {tokenizer}: "
+                       f"{errors} error findings ({rate:,.0f} records/s)"}
+    tables = {"findings": pa.Table.from_pylist([f.as_row() for f in findings], schema=FINDINGS),
+              "records": pa.Table.from_pylist(rows, schema=RECORDS),
+              "tests": pa.Table.from_pylist([test], schema=TESTS)}
+    meta = run_metadata("labels", cfg, tokenizer=tokenizer, template=ctx.template.name)
+    hist = coverage_histogram(tables["records"])
+    files = write_run(out, meta, tables, report=_report(tables, meta, hist))
+    counted = [a for a in analyses if a is not None]
+    nothing = sum(a.supervised_tokens_template == 0 for a in counted)
+    notes = [f"train on nothing: {nothing} of {len(counted)} samples "
+             f"({100 * nothing / max(len(counted), 1):.1f}%)",
+             "supervised-token coverage (answer tokens the template trains on):"]
+    notes += [f"  {label:>13s} {n:>8s} {share:>6s} {bar}" for label, n, share, bar in hist]
+    return RunResult(command="labels", out=out, tables=tables, files=files, notes=notes,
+                     seconds=time.perf_counter() - t_start)
 
+
+def _report(tables: dict[str, pa.Table], meta: dict, hist: list[list[str]]) -> str:
+    test = tables["tests"].to_pylist()[0]
+    rows = findings_by_check(tables["findings"].to_pylist())
+    lines = [f"# Label masking: {test['status'].upper()}", "",
+             f"- **Date (UTC)**: {meta['created_utc']}",
+             f"- **Template**: `{meta['template']}`; **tokenizer**: `{meta['tokenizer']}`",
+             f"- **Result**: {test['summary']}",
+             f"- **Tables**: {', '.join(tables)} (`*.arrow` beside this file; `run.json`: the run's metadata)", ""]
+    if hist:
+        lines += ["## Supervised-token coverage", "", "Answer tokens the template's masking trains on "
+                  "('nothing' = every label ignored: TinyLLaVA's tokenization-mismatch case).", "",
+                  md_table(["coverage", "samples", "share", ""], hist), ""]
+    lines += ["## Findings by check", ""]
+    lines.append(md_table(["severity", "check", "count", "first message"],
+                          [[s, f"`{c}`", n, m.replace("|", "\\|")[:110]] for s, c, n, m in rows])
+                 if rows else "No findings.")
+    return "\n".join(lines) + "\n"

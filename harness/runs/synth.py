@@ -26,8 +26,9 @@ import numpy as np
 from harness.cad import deepcad, render
 from harness.cad.code import to_code
 from harness.cad.generate import generate, model_id
-from harness.config import SynthConfig, to_dict
+from harness.config import SynthConfig
 from harness.errors import HarnessError, UsageError
+from harness.results.metadata import config_dict
 from harness.results.write import write_json, write_text
 
 PROMPTS = (
@@ -185,7 +186,7 @@ def synthesize(cfg: SynthConfig) -> SynthSummary:
         write_json(work / "train.json", splits["train"])
         write_json(work / "val.json", splits["val"])
         write_json(work / "synth.json", {
-            "config": to_dict(cfg), "models": summary.models, "train_models": summary.train_models,
+            "config": config_dict(cfg), "models": summary.models, "train_models": summary.train_models,
             "val_models": summary.val_models, "train_records": summary.train_records,
             "val_records": summary.val_records, "images": summary.images, "seconds": seconds,
             "failures": [list(f) for f in failures],

@@ -12,8 +12,8 @@ of a batch of records are encoded together, once, and the short ones (repeated p
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

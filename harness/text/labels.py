@@ -6,8 +6,9 @@ use (answers and their end-of-turn tokens) with the one its template rule produc
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from harness.data.records import Record
 from harness.text.analysis import Analyser, RecordAnalysis, split_turns

@@ -64,6 +64,7 @@ TEMPLATES: dict[str, Template] = {
                  separator="", end_of_turn="", rule="pretrain", adds_bos=True),
     )
 }
+TEMPLATE_NAMES = tuple(TEMPLATES)
 
 
 def get_template(name: str) -> Template:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from harness.cad import render
 from harness.cad.generate import generate
@@ -43,6 +44,7 @@ def test_shade_matches_its_numpy_twin():
             np.testing.assert_array_equal(out, reference.render_shade(depth, normal, hit, light, d, px))
 
 
+@pytest.mark.slow
 def test_block_refinement_matches_casting_every_pixel():
     """Filling blocks from their corners loses almost nothing: hit masks and pictures against the exact
     per-pixel render over 25 random models x 3 views, with far fewer rays."""

@@ -3,14 +3,15 @@
 OpenECAD executes the answer with its own API to rebuild the model; an answer that does not parse teaches
 the model code it cannot run. Allowed: assignments to a name (or bare calls) whose value is a call of the
 API or a list literal; call arguments built from finite numbers, strings, booleans, lists/tuples and names
-defined by an earlier statement, and arithmetic of numbers and ``np.pi`` (angles). ``...`` is accepted here: placeholder parameters have their own check.
+defined by an earlier statement, and arithmetic of numbers and ``np.pi`` (angles). ``...`` is accepted
+here: placeholder parameters have their own check.
 """
 from __future__ import annotations
 
 import ast
 import functools
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from harness.checks.findings import Finding
 from harness.checks.registry import register
@@ -119,10 +120,12 @@ def check_code_parses(record, ctx) -> Iterable[Finding]:
         if role != "gpt" or CODE_MARKER not in text:
             continue
         # A model's views share their answer: parsed once per distinct text.
-        problem = ctx.once(("code_does_not_parse", text), functools.partial(_problem, text)) if ctx is not None else _problem(text)
+        problem = (ctx.once(("code_does_not_parse", text), functools.partial(_problem, text)) if ctx is not None
+                   else _problem(text))
         if problem is not None:
-            yield Finding(severity="warning", check="record.code_does_not_parse", split=record.split,
-                          record_index=record.index, message=f"turn {i}: code does not parse: {problem}")
+            # No image: the finding is about the answer text (each view of a model shares it).
+            yield check_code_parses.finding(f"turn {i}: code does not parse: {problem}", split=record.split,
+                                            record_index=record.index)
 
 
 def _problem(text: str) -> str | None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter, defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pyarrow.compute as pc
 
 from harness.checks.findings import Finding
-from harness.checks.registry import register
+from harness.checks.registry import CheckSpec, register
 
 
 @functools.lru_cache(maxsize=16)
@@ -57,15 +57,14 @@ def _image_splits(dataset) -> dict[str, set[str]]:
           description="a split file that cannot be read as a LLaVA JSON list: training cannot start")
 def load_error(dataset, images, ctx) -> Iterable[Finding]:
     for split, message in dataset.load_errors:
-        yield Finding(severity="error", check="dataset.load_error", split=split, message=message)
+        yield load_error.finding(message, split=split)
 
 
 @register("dataset.split_counts", kind="dataset", severity="info", description="records per split")
 def split_counts(dataset, images, ctx) -> Iterable[Finding]:
     for split, recs in dataset.records.items():
         n_img = len({r.image for r in recs if r.image})
-        yield Finding(severity="info", check="dataset.split_counts", split=split,
-                      message=f"{len(recs)} records, {n_img} distinct images")
+        yield split_counts.finding(f"{len(recs)} records, {n_img} distinct images", split=split)
 
 
 @register("dataset.duplicate_id", kind="dataset", severity="error",
@@ -77,8 +76,8 @@ def duplicate_id(dataset, images, ctx) -> Iterable[Finding]:
             if r.id is None:
                 continue
             if r.id in seen:
-                yield Finding(severity="error", check="dataset.duplicate_id", split=split, record_index=r.index,
-                              message=f"id {r.id!r} also used by record {seen[r.id]}")
+                yield duplicate_id.finding(f"id {r.id!r} also used by record {seen[r.id]}", split=split,
+                                           record_index=r.index)
             else:
                 seen[r.id] = r.index
 
@@ -88,8 +87,7 @@ def duplicate_id(dataset, images, ctx) -> Iterable[Finding]:
 def duplicate_id_across_splits(dataset, images, ctx) -> Iterable[Finding]:
     ids = {s: {r.id for r in recs if r.id is not None} for s, recs in dataset.records.items()}
     for rid in sorted(ids.get("train", set()) & ids.get("val", set())):
-        yield Finding(severity="warning", check="dataset.duplicate_id_across_splits", split="val",
-                      message=f"id {rid!r} is used in train and in val")
+        yield duplicate_id_across_splits.finding(f"id {rid!r} is used in train and in val", split="val")
 
 
 @register("dataset.model_leakage", kind="dataset", severity="error",
@@ -97,8 +95,7 @@ def duplicate_id_across_splits(dataset, images, ctx) -> Iterable[Finding]:
 def model_leakage(dataset, images, ctx) -> Iterable[Finding]:
     models = _models(dataset, ctx)
     for model in sorted(set(models.get("train", {})) & set(models.get("val", {}))):
-        yield Finding(severity="error", check="dataset.model_leakage", split="val",
-                      message=f"model {model!r} is in train and in val (leakage)")
+        yield model_leakage.finding(f"model {model!r} is in train and in val (leakage)", split="val")
 
 
 @register("dataset.answer_across_splits", kind="dataset", severity="warning",
@@ -111,9 +108,9 @@ def answer_across_splits(dataset, images, ctx) -> Iterable[Finding]:
     for answer, splits in by_answer.items():
         train, val = splits.get("train", set()), splits.get("val", set())
         if train and val and not (train & val):   # shared models are reported as leakage
-            yield Finding(severity="warning", check="dataset.answer_across_splits", split="val",
-                          message=f"answer of {len(answer)} chars shared by train {sorted(map(str, train))[:3]} "
-                                  f"and val {sorted(map(str, val))[:3]}")
+            yield answer_across_splits.finding(
+                f"answer of {len(answer)} chars shared by train {sorted(map(str, train))[:3]} "
+                f"and val {sorted(map(str, val))[:3]}", split="val")
 
 
 @register("dataset.answer_shared", kind="dataset", severity="info",
@@ -127,9 +124,8 @@ def answer_shared(dataset, images, ctx) -> Iterable[Finding]:
                 by_answer[r.answer].add(model_and_view(ctx.cfg.model_pattern, r.image)[0] or r.image)
         shared = [m for m in by_answer.values() if len(m) > 1]
         if shared:
-            yield Finding(severity="info", check="dataset.answer_shared", split=split,
-                          message=f"{len(shared)} answers are shared by several models "
-                                  f"({sum(map(len, shared))} models)")
+            yield answer_shared.finding(f"{len(shared)} answers are shared by several models "
+                                        f"({sum(map(len, shared))} models)", split=split)
 
 
 @register("dataset.views_per_model", kind="dataset", severity="warning",
@@ -140,9 +136,10 @@ def views_per_model(dataset, images, ctx) -> Iterable[Finding]:
         for model, views in sorted(models.items()):
             missing, extra = expected - views, views - expected
             if missing or extra:
-                parts = ([f"missing {sorted(missing)}"] if missing else []) + ([f"extra {sorted(extra)}"] if extra else [])
-                yield Finding(severity="warning", check="dataset.views_per_model", split=split,
-                              message=f"model {model!r}: {', '.join(parts)} (expected {sorted(expected)})")
+                parts = (([f"missing {sorted(missing)}"] if missing else [])
+                         + ([f"extra {sorted(extra)}"] if extra else []))
+                yield views_per_model.finding(
+                    f"model {model!r}: {', '.join(parts)} (expected {sorted(expected)})", split=split)
 
 
 @register("dataset.model_pattern_unmatched", kind="dataset", severity="info",
@@ -151,9 +148,9 @@ def model_pattern_unmatched(dataset, images, ctx) -> Iterable[Finding]:
     bad = [r for r in dataset.all_records()
            if r.image and model_and_view(ctx.cfg.model_pattern, r.image)[0] is None]
     if bad:
-        yield Finding(severity="info", check="dataset.model_pattern_unmatched",
-                      message=f"{len(bad)} record images do not match {ctx.cfg.model_pattern!r} "
-                              f"(e.g. {bad[0].image!r}): leakage and views are not checked for them")
+        yield model_pattern_unmatched.finding(
+            f"{len(bad)} record images do not match {ctx.cfg.model_pattern!r} "
+            f"(e.g. {bad[0].image!r}): leakage and views are not checked for them")
 
 
 @register("dataset.orphan_image", kind="dataset", severity="warning",
@@ -161,8 +158,7 @@ def model_pattern_unmatched(dataset, images, ctx) -> Iterable[Finding]:
 def orphan_image(dataset, images, ctx) -> Iterable[Finding]:
     for name, ref in zip(images.column("image").to_pylist(), images.column("referenced").to_pylist()):
         if not ref:
-            yield Finding(severity="warning", check="dataset.orphan_image", image=name,
-                          message="no record uses this image")
+            yield orphan_image.finding("no record uses this image", image=name)
 
 
 def _decoded(images, *columns: str) -> dict[str, list]:
@@ -181,7 +177,7 @@ def _decoded(images, *columns: str) -> dict[str, list]:
 
 
 
-def _consistency(check: str, what: str, keys: list, images, share: float) -> Iterable[Finding]:
+def _consistency(spec: CheckSpec, what: str, keys: list, images, share: float) -> Iterable[Finding]:
     # Decoded images only: a header that failed (a forged size) already has its own error.
     cols = _decoded(images, "image", "split")
     rows = [(k, n, s) for k, n, s in zip(keys, cols["image"], cols["split"]) if k is not None]
@@ -190,13 +186,12 @@ def _consistency(check: str, what: str, keys: list, images, share: float) -> Ite
         return
     dominant, n = counts.most_common(1)[0]
     if n / len(rows) <= share:   # no dominant value: nothing is odd, the set is mixed
-        yield Finding(severity="info", check=check, message=f"mixed {what}s: {dict(counts.most_common(5))}")
+        yield spec.finding(f"mixed {what}s: {dict(counts.most_common(5))}", severity="info")
         return
     for k, name, split in rows:
         if k != dominant:
-            yield Finding(severity="warning", check=check, split=split, image=name,
-                          message=f"{what} {k} differs from the dataset's {dominant} "
-                                  f"({n} of {len(rows)} images)")
+            yield spec.finding(f"{what} {k} differs from the dataset's {dominant} ({n} of {len(rows)} images)",
+                               severity="warning", split=split, image=name)
 
 
 @register("dataset.resolution_inconsistent", kind="dataset", severity="warning", dominant_share=0.5,
@@ -204,10 +199,10 @@ def _consistency(check: str, what: str, keys: list, images, share: float) -> Ite
 def resolution_inconsistent(dataset, images, ctx) -> Iterable[Finding]:
     cols = _decoded(images, "width_px", "height_px")
     keys = [f"{w}x{h}" if w else None for w, h in zip(cols["width_px"], cols["height_px"])]
-    yield from _consistency("dataset.resolution_inconsistent", "size", keys, images, 0.5)
+    yield from _consistency(resolution_inconsistent, "size", keys, images, 0.5)
 
 
 @register("dataset.mode_inconsistent", kind="dataset", severity="warning", dominant_share=0.5,
           description="a colour mode other than the dataset's dominant mode: converted on load")
 def mode_inconsistent(dataset, images, ctx) -> Iterable[Finding]:
-    yield from _consistency("dataset.mode_inconsistent", "mode", _decoded(images, "mode")["mode"], images, 0.5)
+    yield from _consistency(mode_inconsistent, "mode", _decoded(images, "mode")["mode"], images, 0.5)

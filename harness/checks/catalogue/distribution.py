@@ -7,12 +7,12 @@ differences too small to see; with fewer than ``MIN_IMAGES`` measured images not
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
 from harness.checks.findings import Finding
-from harness.checks.registry import register
+from harness.checks.registry import CheckSpec, register
 
 MIN_IMAGES = 8
 MAD_TO_SIGMA = 1.4826   # MAD of a normal distribution times this is its standard deviation
@@ -25,7 +25,8 @@ def robust_z(values: np.ndarray, floor: float) -> np.ndarray:
     return (values - med) / sigma
 
 
-def _outliers(check: str, column: str, side: int, floor: float, word: str, log: bool = False):
+def _outliers(check: str, column: str, side: int, floor: float, word: str, log: bool = False) -> CheckSpec:
+    """Register the outlier check ``check`` on ``column`` (``side`` +1: high values, -1: low); returns its spec."""
     def fn(dataset, images, ctx) -> Iterable[Finding]:
         ok = images.filter(images.column("decode_ok")) if images.num_rows else images
         if ok.num_rows < MIN_IMAGES:
@@ -38,19 +39,19 @@ def _outliers(check: str, column: str, side: int, floor: float, word: str, log: 
         raw = ok.column(column).to_pylist()
         med = float(np.median(ok.column(column).to_numpy(zero_copy_only=False)))
         for i in np.nonzero(z > ctx.cfg.robust_z)[0]:
-            yield Finding(severity="warning", check=check, split=splits[i], image=names[i],
-                          message=f"{word}: {column} {raw[i]:.4g} against the dataset's median {med:.4g} "
-                                  f"(robust z {side * z[i]:+.1f})")
+            yield spec.finding(f"{word}: {column} {raw[i]:.4g} against the dataset's median {med:.4g} "
+                               f"(robust z {side * z[i]:+.1f})", split=splits[i], image=names[i])
     fn.__name__ = check.replace(".", "_")
-    register(check, kind="dataset", severity="warning", column=column, side="high" if side > 0 else "low",
-             mad_floor=floor, log_scale=log, min_images=MIN_IMAGES,
-             description=f"{word} compared with the dataset (robust z of {column})")(fn)
+    spec = register(check, kind="dataset", severity="warning", column=column, side="high" if side > 0 else "low",
+                    mad_floor=floor, log_scale=log, min_images=MIN_IMAGES,
+                    description=f"{word} compared with the dataset (robust z of {column})")(fn)
+    return spec
 
 
 # Floors are the smallest spread worth judging in each measure's unit: a few grey levels, a fraction of a bit.
-_outliers("dataset.dark", "brightness_mean", -1, 8.0, "darker than the rest")
-_outliers("dataset.light", "brightness_mean", +1, 8.0, "lighter than the rest")
-_outliers("dataset.low_contrast", "contrast_std", -1, 4.0, "lower contrast than the rest")
-_outliers("dataset.low_information", "entropy_bits", -1, 0.15, "less information than the rest")
-_outliers("dataset.blurry", "blur_laplacian_var", -1, 0.25, "blurrier than the rest", log=True)
-_outliers("dataset.grey_content", "colorfulness", -1, 3.0, "greyer than the rest")
+dark = _outliers("dataset.dark", "brightness_mean", -1, 8.0, "darker than the rest")
+light = _outliers("dataset.light", "brightness_mean", +1, 8.0, "lighter than the rest")
+low_contrast = _outliers("dataset.low_contrast", "contrast_std", -1, 4.0, "lower contrast than the rest")
+low_information = _outliers("dataset.low_information", "entropy_bits", -1, 0.15, "less information than the rest")
+blurry = _outliers("dataset.blurry", "blur_laplacian_var", -1, 0.25, "blurrier than the rest", log=True)
+grey_content = _outliers("dataset.grey_content", "colorfulness", -1, 3.0, "greyer than the rest")

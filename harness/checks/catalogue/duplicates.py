@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -76,9 +76,10 @@ def _sorted_by_leak(dataset, images):
 def image_copied_across_splits(dataset, images, ctx) -> Iterable[Finding]:
     for leaked, _ in _sorted_by_leak(dataset, images):
         for v, same in leaked:
-            yield Finding(severity="error", check="dataset.image_copied_across_splits", split="val", image=v,
-                          message=f"image copied across splits: val {v!r} has the pixels and the answer of "
-                                  f"train {same[:3]}" + (f" and {len(same) - 3} more" if len(same) > 3 else ""))
+            yield image_copied_across_splits.finding(
+                f"image copied across splits: val {v!r} has the pixels and the answer of "
+                f"train {same[:3]}" + (f" and {len(same) - 3} more" if len(same) > 3 else ""),
+                split="val", image=v)
 
 
 @register("dataset.same_picture_across_splits", kind="dataset", severity="warning",
@@ -87,9 +88,9 @@ def image_copied_across_splits(dataset, images, ctx) -> Iterable[Finding]:
 def same_picture_across_splits(dataset, images, ctx) -> Iterable[Finding]:
     for _, (val, train) in _sorted_by_leak(dataset, images):
         if val:
-            yield Finding(severity="warning", check="dataset.same_picture_across_splits", split="val",
-                          image=val[0], message=f"val {val[:3]} shows the same pixels as train {train[:3]} "
-                                                f"with a different answer")
+            yield same_picture_across_splits.finding(
+                f"val {val[:3]} shows the same pixels as train {train[:3]} with a different answer",
+                split="val", image=val[0])
 
 
 def popcount64(x: np.ndarray) -> np.ndarray:
@@ -208,11 +209,11 @@ def near_duplicate_across_splits(dataset, images, ctx) -> Iterable[Finding]:
         same = answer_code[ts] == answer_code[v]
         j = int(np.argmax(same)) if same.any() else 0   # candidates come sorted by distance
         t, d, is_same = int(ts[j]), int(dists[j]), bool(same[j])
-        yield Finding(severity="warning" if is_same else "info", check="dataset.near_duplicate_across_splits",
-                      split="val", image=names[v],
-                      message=f"near duplicate of train image {names[t]!r} (phash distance {d}), "
-                              f"{'same answer' if is_same else 'different answer'}; {n_close} train image(s) "
-                              f"within distance {ctx.cfg.phash_distance}")
+        yield near_duplicate_across_splits.finding(
+            f"near duplicate of train image {names[t]!r} (phash distance {d}), "
+            f"{'same answer' if is_same else 'different answer'}; {n_close} train image(s) "
+            f"within distance {ctx.cfg.phash_distance}",
+            severity="warning" if is_same else "info", split="val", image=names[v])
 
 
 @register("dataset.exact_duplicate_within_split", kind="dataset", severity="warning",
@@ -222,14 +223,14 @@ def exact_duplicate_within_split(dataset, images, ctx) -> Iterable[Finding]:
     used = _image_splits(dataset)
     cols = _decoded(images, "image", "pixel_hash")
     for split in dataset.records:
-        groups = _groups(cols["pixel_hash"], cols["image"], lambda n: split in used.get(n, ()))
+        groups = _groups(cols["pixel_hash"], cols["image"], lambda n, split=split: split in used.get(n, ()))
         answers = _answers(dataset, [n for g in groups for n in g])
         for names in groups:
             models = {model_and_view(ctx.cfg.model_pattern, n)[0] or n for n in names}
             if len(models) > 1:
                 distinct = {a for n in names for a in answers[n]}
-                yield Finding(severity="warning" if len(distinct) < len(models) else "info",
-                              check="dataset.exact_duplicate_within_split", split=split,
-                              image=sorted(names)[0], message=f"pixel-identical images of {len(models)} "
-                                                              f"models: {sorted(names)[:4]}")
+                yield exact_duplicate_within_split.finding(
+                    f"pixel-identical images of {len(models)} models: {sorted(names)[:4]}",
+                    severity="warning" if len(distinct) < len(models) else "info", split=split,
+                    image=sorted(names)[0])
 

@@ -5,15 +5,10 @@ computes it once per record and shares it between these checks.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from harness.checks.findings import Finding
 from harness.checks.registry import register
-
-
-def _finding(check: str, severity: str, record, message: str) -> Finding:
-    return Finding(severity=severity, check=check, message=message, split=record.split,
-                   record_index=record.index, image=record.image)
 
 
 @register("labels.blanked", kind="record", severity="error",
@@ -24,9 +19,9 @@ def blanked(record, ctx) -> Iterable[Finding]:
     a = ctx.analysis(record)
     if a is not None and a.blanked:
         cur, total = a.mismatch
-        yield _finding("labels.blanked", "error", record,
-                       f"labels blanked: tokenization mismatch: {cur} vs. {total} ({ctx.template.name} template); "
-                       f"all {a.answer_tokens} answer tokens ignored")
+        yield blanked.on_record(
+            record, f"labels blanked: tokenization mismatch: {cur} vs. {total} ({ctx.template.name} template); "
+                    f"all {a.answer_tokens} answer tokens ignored")
 
 
 @register("labels.mask_mismatch", kind="record", severity="warning",
@@ -37,9 +32,9 @@ def mask_mismatch(record, ctx) -> Iterable[Finding]:
     if a is None or a.blanked or ctx.tokenizer.kind == "proxy":
         return
     if a.wrongly_learned or a.wrongly_ignored:
-        yield _finding("labels.mask_mismatch", "warning", record,
-                       f"{ctx.template.name} template mask differs from the answers: {a.wrongly_learned} prompt "
-                       f"tokens learned, {a.wrongly_ignored} answer tokens ignored")
+        yield mask_mismatch.on_record(
+            record, f"{ctx.template.name} template mask differs from the answers: {a.wrongly_learned} prompt "
+                    f"tokens learned, {a.wrongly_ignored} answer tokens ignored")
 
 
 @register("labels.placeholders", kind="record", severity="error",
@@ -50,19 +45,19 @@ def placeholders(record, ctx) -> Iterable[Finding]:
     if a is None:
         return
     for k in a.placeholder_answers:
-        yield _finding("labels.placeholders", "error", record,
-                       f"<image> inside answer {k}: TinyLLaVA inserts another image slot mid-answer")
+        yield placeholders.on_record(
+            record, f"<image> inside answer {k}: TinyLLaVA inserts another image slot mid-answer")
     if record.image is not None and a.placeholder_questions == 0 and a.image_tokens_inserted == 0:
-        yield _finding("labels.placeholders", "error", record,
-                       "the record has an image but no question holds <image>: no image slot, the image is "
-                       "silently ignored")
+        yield placeholders.on_record(
+            record, "the record has an image but no question holds <image>: no image slot, the image is "
+                    "silently ignored")
     elif a.placeholder_questions > 1:
-        yield _finding("labels.placeholders", "error", record,
-                       f"<image> in {a.placeholder_questions} questions: {a.placeholder_questions} image slots "
-                       f"for one image")
+        yield placeholders.on_record(
+            record, f"<image> in {a.placeholder_questions} questions: {a.placeholder_questions} image slots "
+                    f"for one image")
     if record.image is None and a.image_tokens_inserted:
-        yield _finding("labels.placeholders", "error", record,
-                       f"{a.image_tokens_inserted} image slot(s) but no image: the model is fed a blank one")
+        yield placeholders.on_record(
+            record, f"{a.image_tokens_inserted} image slot(s) but no image: the model is fed a blank one")
 
 
 @register("labels.empty_supervision", kind="record", severity="error",
@@ -71,9 +66,9 @@ def empty_supervision(record, ctx) -> Iterable[Finding]:
     a = ctx.analysis(record)
     if a is not None and (a.empty_answers or a.rounds == 0):
         which = ", ".join(map(str, a.empty_answers)) or "none at all"
-        yield _finding("labels.empty_supervision", "error", record,
-                       f"zero-length supervised answer (answer {which}): "
-                       f"{a.supervised_tokens_template} token(s) learned")
+        yield empty_supervision.on_record(
+            record, f"zero-length supervised answer (answer {which}): "
+                    f"{a.supervised_tokens_template} token(s) learned")
 
 
 @register("tokens.over_max_length", kind="record", severity="warning",
@@ -82,11 +77,11 @@ def empty_supervision(record, ctx) -> Iterable[Finding]:
 def over_max_length(record, ctx) -> Iterable[Finding]:
     a = ctx.analysis(record)
     if a is not None and a.total_tokens > ctx.cfg.max_length:
-        yield _finding("tokens.over_max_length", "warning", record,
-                       f"{a.total_tokens} tokens with the image(s) > max_length {ctx.cfg.max_length}: "
-                       f"{a.truncated_answer_tokens} of {a.answer_tokens} answer tokens cut"
-                       + (" (proxy byte tokenizer: pass --tokenizer for exact counts)"
-                          if ctx.tokenizer.kind == "proxy" else ""))
+        yield over_max_length.on_record(
+            record, f"{a.total_tokens} tokens with the image(s) > max_length {ctx.cfg.max_length}: "
+                    f"{a.truncated_answer_tokens} of {a.answer_tokens} answer tokens cut"
+                    + (" (proxy byte tokenizer: pass --tokenizer for exact counts)"
+                       if ctx.tokenizer.kind == "proxy" else ""))
 
 
 def run_label_checks(records, ctx) -> list[Finding]:

@@ -6,7 +6,7 @@ sample loads and trains but is probably not what was meant. ``ctx.root`` is the 
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from harness.checks.findings import Finding
 from harness.checks.registry import register
@@ -17,23 +17,18 @@ IMAGE_TOKEN = "<image>"
 PLACEHOLDER = "..."
 
 
-def _f(check: str, severity: str, record, message: str) -> Finding:
-    return Finding(severity=severity, check=check, split=record.split, record_index=record.index,
-                   image=record.image, message=message)
-
-
 @register("record.not_object", kind="record", severity="error",
           description="a list entry that is not a JSON object: the loader indexes it like a dict and fails")
 def not_object(record, ctx) -> Iterable[Finding]:
     if not isinstance(record.raw, dict):
-        yield _f("record.not_object", "error", record, f"entry is a {type(record.raw).__name__}, not an object")
+        yield not_object.on_record(record, f"entry is a {type(record.raw).__name__}, not an object")
 
 
 @register("record.conversations_missing", kind="record", severity="error",
           description="no 'conversations' key: KeyError stops training")
 def conversations_missing(record, ctx) -> Iterable[Finding]:
     if isinstance(record.raw, dict) and "conversations" not in record.raw:
-        yield _f("record.conversations_missing", "error", record, "no 'conversations' key (KeyError in training)")
+        yield conversations_missing.on_record(record, "no 'conversations' key (KeyError in training)")
 
 
 @register("record.conversations_malformed", kind="record", severity="error",
@@ -43,7 +38,7 @@ def conversations_malformed(record, ctx) -> Iterable[Finding]:
         conv = record.raw["conversations"]
         what = ("not a list" if not isinstance(conv, list)
                 else "a turn that is not an object with string 'from' and 'value'")
-        yield _f("record.conversations_malformed", "error", record, f"'conversations' is {what}")
+        yield conversations_malformed.on_record(record, f"'conversations' is {what}")
 
 
 @register("record.turn_structure", kind="record", severity="error",
@@ -64,7 +59,7 @@ def turn_structure(record, ctx) -> Iterable[Finding]:
     if not unknown and any(r != ROLES[i % 2] for i, (r, _) in enumerate(turns)):
         problems.append("turns do not alternate human/gpt starting with human")
     if problems:
-        yield _f("record.turn_structure", "error", record, "; ".join(problems) + " (assertion 'qa is not match')")
+        yield turn_structure.on_record(record, "; ".join(problems) + " (assertion 'qa is not match')")
 
 
 @register("record.prompt_empty", kind="record", severity="warning",
@@ -72,7 +67,7 @@ def turn_structure(record, ctx) -> Iterable[Finding]:
 def prompt_empty(record, ctx) -> Iterable[Finding]:
     for i, (role, text) in enumerate(record.turns or ()):
         if role == "human" and not text.strip():
-            yield _f("record.prompt_empty", "warning", record, f"turn {i}: empty prompt")
+            yield prompt_empty.on_record(record, f"turn {i}: empty prompt")
 
 
 # An empty answer and a missing or misplaced <image> are judged by the label simulation
@@ -87,11 +82,11 @@ def image_path_unsafe(record, ctx) -> Iterable[Finding]:
         return
     value = record.raw["image"]
     if not isinstance(value, str):
-        yield _f("record.image_path_unsafe", "error", record, f"'image' is a {type(value).__name__}, not a path")
+        yield image_path_unsafe.on_record(record, f"'image' is a {type(value).__name__}, not a path")
         return
     problem = ctx.unsafe_image(value)   # resolved once per name (the image list asked first)
     if problem is not None:
-        yield _f("record.image_path_unsafe", "error", record, f"image path {value!r} is unsafe: {problem}")
+        yield image_path_unsafe.on_record(record, f"image path {value!r} is unsafe: {problem}")
 
 
 @register("record.placeholder_parameters", kind="record", severity="warning",
@@ -100,5 +95,5 @@ def image_path_unsafe(record, ctx) -> Iterable[Finding]:
 def placeholder_parameters(record, ctx) -> Iterable[Finding]:
     n = sum(t.count(PLACEHOLDER) for r, t in (record.turns or ()) if r == "gpt")
     if n:
-        yield _f("record.placeholder_parameters", "warning", record,
-                 f"placeholder parameters: '{PLACEHOLDER}' {n} time(s) in the answer")
+        yield placeholder_parameters.on_record(
+            record, f"placeholder parameters: '{PLACEHOLDER}' {n} time(s) in the answer")

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections import Counter
 
+from harness.checks.catalogue.dataset import model_leakage
+from harness.checks.catalogue.duplicates import image_copied_across_splits, same_picture_across_splits
+from harness.checks.catalogue.labels import blanked, over_max_length, placeholders
+from harness.checks.catalogue.records import placeholder_parameters
 from harness.results.format import col, count_checks, md_table
 from harness.results.summary import findings_by_check
 
 # What the seed's own data would have hit, and the check ids that catch it (first matching prefix).
 SEED_BLIND_SPOTS = (
-    ("answers with placeholder parameters (`...`)", ("record.placeholder_parameters",)),
-    ("answers longer than the context (cut without warning)", ("tokens.over_max_length",)),
-    ("the same model in train and val (leakage)", ("dataset.model_leakage",)),
-    ("an image copied across splits", ("dataset.image_copied_across_splits", "dataset.same_picture_across_splits")),
-    ("a prompt without `<image>` (the image is silently ignored)", ("labels.placeholders",)),
-    ("labels blanked by the chat template (loss 0.0 all run)", ("labels.blanked",)),
+    ("answers with placeholder parameters (`...`)", (placeholder_parameters.id,)),
+    ("answers longer than the context (cut without warning)", (over_max_length.id,)),
+    ("the same model in train and val (leakage)", (model_leakage.id,)),
+    ("an image copied across splits", (image_copied_across_splits.id, same_picture_across_splits.id)),
+    ("a prompt without `<image>` (the image is silently ignored)", (placeholders.id,)),
+    ("labels blanked by the chat template (loss 0.0 all run)", (blanked.id,)),
 )
 
 
@@ -61,10 +65,12 @@ def section_pipeline(tests, loader, train, analysis) -> str:
     rows = [
         ["Data loading (JSON parse, image decode)", mark(status.get("dataset_validation") == "passed"),
          "every record parsed and checked; every image decoded strictly (CRC, truncation, limits)"],
-        ["Preprocessing (resize, normalise, tokenise)", mark(loader is not None and loader.pairs_ok == loader.pairs_checked),
-         "" if loader is None else f"{loader.pairs_ok}/{loader.pairs_checked} samples re-derived independently and matched"],
+        ["Preprocessing (resize, normalise, tokenise)",
+         mark(loader is not None and loader["pairs_ok"] == loader["pairs_checked"]),
+         "" if loader is None else
+         f"{loader['pairs_ok']}/{loader['pairs_checked']} samples re-derived independently and matched"],
         ["Batching and collation", mark(status.get("data_loader") == "passed"),
-         "" if loader is None else f"{loader.batches:,} batches of {loader.batch_size}, shapes and dtypes checked"],
+         "" if loader is None else f"{loader['batches']:,} batches of {loader['batch_size']}, shapes and dtypes checked"],
         ["Forward, loss, backward, optimiser", mark(analysis is not None and analysis.converging),
          "" if analysis is None else f"loss fell {analysis.train_reduction_pct:.1f}% over {analysis.epochs} epochs"],
         ["Metrics tracking", mark(train is not None),

@@ -1,33 +1,14 @@
-"""The bench's outputs: bench.arrow, estimates.arrow, report.md and two plots, all views of the rows."""
+"""The bench's report.md and its two plots, views of the BENCH and ESTIMATES rows."""
 from __future__ import annotations
 
-import pyarrow as pa
-from typing import TYPE_CHECKING
-
+from harness.bench.stages import BenchResult
+from harness.config import BenchConfig
 from harness.estimate.flops import DEVICE_PEAK_TFLOPS
-from harness.results import schema
 from harness.results.format import duration
-from harness.results.write import write_table, write_text
-
-if TYPE_CHECKING:
-    from harness.bench.stages import BenchResult
-    from harness.config import BenchConfig
+from harness.results.plots import figure_module, png
 
 STAGE_ORDER = ("read_bytes", "decode", "resize_normalize", "collate_pin", "data_wait", "h2d", "forward",
                "backward", "optimizer")
-
-
-def _table(rows, sch, meta):
-    return pa.Table.from_pylist(rows, schema=schema.with_metadata(sch, meta))
-
-
-def write_outputs(res: BenchResult, cfg: BenchConfig) -> None:
-    res.files["bench"] = write_table(res.out / "bench.arrow", _table(res.rows, schema.BENCH, res.meta))
-    res.files["estimates"] = write_table(res.out / "estimates.arrow",
-                                         _table(res.estimates, schema.ESTIMATES, res.meta))
-    res.files["throughput_png"] = throughput_plot(res)
-    res.files["stages_png"] = stages_plot(res)
-    res.files["report"] = write_text(res.out / "report.md", report(res, cfg))
 
 
 def _fmt_s(x) -> str:
@@ -129,11 +110,8 @@ def _estimate_tables(res, cfg) -> list[str]:
     return lines
 
 
-def throughput_plot(res):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def throughput_png(res: BenchResult) -> bytes:
+    plt = figure_module()
     bss = [b.batch_size for b in res.batches]
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, stage, match in (("harness loader", "loader", {"pipeline": "harness"}),
@@ -148,18 +126,11 @@ def throughput_plot(res):
     ax.set_xticks(bss)
     ax.set_title(f"Throughput vs batch size ({res.device})")
     ax.legend()
-    fig.tight_layout()
-    path = res.out / "throughput.png"
-    _save(fig, path)
-    plt.close(fig)
-    return path
+    return png(fig)
 
 
-def stages_plot(res):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def stages_png(res: BenchResult) -> bytes:
+    plt = figure_module()
     bss = [b.batch_size for b in res.batches]
     fig, ax = plt.subplots(figsize=(6, 4))
     bottom = [0.0] * len(bss)
@@ -176,18 +147,4 @@ def stages_plot(res):
     ax.set_ylabel("median ms per batch")
     ax.set_title("Stage breakdown (harness loader stages + eager step)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = res.out / "stages.png"
-    _save(fig, path)
-    plt.close(fig)
-    return path
-
-
-def _save(fig, path) -> None:
-    import io
-
-    from harness.results.write import write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    write_bytes(path, buf.getvalue())
+    return png(fig)

@@ -12,8 +12,7 @@ from harness.results.report.assessment import (
     section_risk,
     section_versus_seed,
 )
-from harness.results.format import col, duration, fmt, md_table
-from harness.results.plots import loss_plot  # noqa: F401  (re-exported for the dry run)
+from harness.results.format import col, coverage_histogram, duration, fmt, md_table
 from harness.results.summary import findings_by_check
 
 
@@ -65,15 +64,9 @@ def _sample_json(raw: dict, limit: int = 160) -> str:
 
 def _coverage(rec, cfg) -> list[str]:
     """Histogram of supervised-token coverage under the template's masking (learned / answer tokens)."""
-    sup, ans = col(rec, "supervised_tokens_template"), col(rec, "answer_tokens")
-    pairs = [(s, a) for s, a in zip(rec.column("supervised_tokens_template").to_pylist(),
-                                    rec.column("answer_tokens").to_pylist()) if s is not None and a]
-    if not pairs or not sup or not ans:
+    rows = coverage_histogram(rec)
+    if not rows:
         return []
-    edges = [(0.0, 0.0, "nothing (0%)"), (0.0, 0.5, "under 50%"), (0.5, 0.999, "50-99.9%"), (0.999, 9e9, "all")]
-    counts = [sum(1 for s, a in pairs if (lo < s / a <= hi) or (hi == 0.0 and s == 0)) for lo, hi, _ in edges]
-    rows = [[label, f"{n:,}", f"{100 * n / len(pairs):.1f}%", "#" * round(30 * n / max(len(pairs), 1))]
-            for (_, _, label), n in zip(edges, counts)]
     return [f"**Supervised-token coverage** (answer tokens the `{cfg.checks.template}` template's masking "
             f"trains on; 'nothing' = every label ignored):", "", md_table(["coverage", "samples", "share", ""], rows)]
 
@@ -85,8 +78,9 @@ def _mmm(summary: dict, scale: float = 1.0, spec: str = "{:,.0f}") -> str:
     return " / ".join(spec.format(summary[k] / scale) for k in ("min", "mean", "max"))
 
 
-def section_statistics(tables, cfg, stats: dict) -> str:
-    """Test 2 as computed by ``harness.checks.stats`` (the runner's ``CheckResult.stats``)."""
+def section_statistics(tables, cfg, stats: dict, image_size: int | None = None) -> str:
+    """Test 2 as computed by ``harness.checks.stats`` (the runner's ``CheckResult.stats``); ``image_size``:
+    the model's input side, for the per-image memory at the model's input (left out when None)."""
     im, tx, mem = stats["images"], stats["text"], stats["memory"]
     cut_tokens = sum(col(tables["records"], "truncated_answer_tokens"))
     top = lambda d, n=None: ", ".join(f"{k} ({v:,})" for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:n])  # noqa: E731
@@ -110,28 +104,37 @@ def section_statistics(tables, cfg, stats: dict) -> str:
                  f"({100 * (tx['truncated_share'] or 0):.1f}%), {cut_tokens:,} answer tokens lost")
     lines += ["", *_coverage(tables["records"], cfg)]
     lines += ["", "**Memory estimates** (formulas in each table's metadata, `stats`):", ""]
-    lines.append(f"- Per image decoded (RGB uint8): {(mem['decoded_bytes_per_image'] or 0) / 2**20:.2f} MiB; at the "
-                 f"model's input ({cfg.train_cfg.image_size}x{cfg.train_cfg.image_size} float32): "
-                 f"{3 * 4 * cfg.train_cfg.image_size ** 2 / 2**20:.2f} MiB")
+    per_image = f"- Per image decoded (RGB uint8): {(mem['decoded_bytes_per_image'] or 0) / 2**20:.2f} MiB"
+    if image_size:
+        per_image += (f"; at the model's input ({image_size}x{image_size} float32): "
+                      f"{3 * 4 * image_size ** 2 / 2**20:.2f} MiB")
+    lines.append(per_image)
     lines.append(f"- Whole dataset decoded: {mem['decoded_bytes_total'] / 2**30:.2f} GiB")
     lines.append(f"- Text: {mem['text_bytes'] / 2**20:.2f} MiB (UTF-8)")
     lines.append(f"- Disk (image files): {mem['disk_bytes'] / 2**20:.1f} MiB")
     return "\n".join(lines)
 
 
-def section_loader(loader) -> str:
-    if loader is None:
+def loader_row(tables) -> dict | None:
+    """Test 3's one row of ``loader.arrow``, or None when it was skipped."""
+    t = tables.get("loader")
+    return t.to_pylist()[0] if t is not None and t.num_rows else None
+
+
+def section_loader(tables) -> str:
+    lr = loader_row(tables)
+    if lr is None:
         return "### Test 3: Data loader\n\nSkipped: no sound record."
     return "\n".join([
         "### Test 3: Data loader", "",
-        f"- Batches of {loader.batch_size}: {loader.batches:,} batches, {loader.samples:,} samples, every sound record",
-        f"- Tensors: images {' x '.join(map(str, loader.image_shape))} {loader.image_dtype}; tokens "
-        f"{' x '.join(map(str, loader.token_shape))} per sample (input_ids, attention_mask, labels)",
-        "- Decode paths: " + (", ".join(f"{k} {v:,}" for k, v in loader.paths.items()) or "n/a"),
-        f"- Image-text pairing verified on {loader.pairs_checked} samples: {loader.pairs_ok} match (image "
-        f"re-decoded by Pillow, max abs difference {loader.max_pixel_error:.4f} in normalised units; answer "
+        f"- Batches of {lr['batch_size']}: {lr['batches']:,} batches, {lr['samples']:,} samples, every sound record",
+        f"- Tensors: images {' x '.join(map(str, lr['image_shape']))} {lr['image_dtype']}; tokens "
+        f"{' x '.join(map(str, lr['token_shape']))} per sample (input_ids, attention_mask, labels)",
+        f"- Decode paths: kernel {lr['decoded_by_kernel']:,}, pillow {lr['decoded_by_pillow']:,}",
+        f"- Image-text pairing verified on {lr['pairs_checked']} samples: {lr['pairs_ok']} match (image "
+        f"re-decoded by Pillow, max abs difference {lr['max_pixel_error']:.4f} in normalised units; answer "
         f"bytes read back from the labels)",
-        f"- Time: {loader.seconds:.1f} s",
+        f"- Time: {lr['seconds']:.1f} s",
     ])
 
 
@@ -224,29 +227,36 @@ def _assumption_lines(notes: list[str]) -> list[str]:
     return seen
 
 
-def _device_line(dev: dict) -> str:
+def device_line(dev: dict) -> str:
     if dev.get("cuda"):
         return f"CUDA {dev['cuda']}"
-    return ("Apple MPS; " if dev.get("mps") else "") + f"CPU {dev.get('cpu')} x{dev.get('cpu_count')} " \
-        f"({dev.get('torch_threads')} torch threads)"
+    threads = f" ({dev['torch_threads']} torch threads)" if dev.get("torch_threads") else ""
+    return ("Apple MPS; " if dev.get("mps") else "") + f"CPU {dev.get('cpu')} x{dev.get('cpu_count')}{threads}"
 
 
-def dryrun_report(*, cfg, paths, meta, tables, checks, loader, train, analysis) -> str:
+def report_head(title: str, *, paths, meta, tables) -> str:
+    """A report's first lines: verdict, date, dataset, tables, machine and versions (every command's)."""
     tests = tables["tests"].to_pylist()
     passed = sum(t["status"] == "passed" for t in tests)
     failed = any(t["status"] == "failed" for t in tests)
-    head = [
-        f"# Dry run: {'FAILED' if failed else 'PASSED'} ({passed}/{len(tests)} tests passed)", "",
+    return "\n".join([
+        f"# {title}: {'FAILED' if failed else 'PASSED'} ({passed}/{len(tests)} tests passed)", "",
         f"- **Date (UTC)**: {meta['created_utc']}",
         f"- **Dataset**: train `{paths.train}`, val `{paths.val}`, images `{paths.images}`",
-        "- **Tables**: findings, tests, images, records, batches, epochs, estimates (`*.arrow` beside this file)",
-        f"- **Run on**: {_device_line(meta['device'])}; PIL {meta['pil']['name']} {meta['pil']['version']}; "
+        f"- **Tables**: {', '.join(tables)} (`*.arrow` beside this file; `run.json`: the run's metadata)",
+        f"- **Run on**: {device_line(meta['device'])}; PIL {meta['pil']['name']} {meta['pil']['version']}; "
         f"harness {meta['versions']['harness']} (commit {str(meta.get('git_commit'))[:10]})",
-    ]
+    ])
+
+
+def dryrun_report(*, cfg, paths, meta, tables, checks, train, analysis) -> str:
+    tests = tables["tests"].to_pylist()
+    failed = any(t["status"] == "failed" for t in tests)
     parts = [
-        "\n".join(head), section_tests(tables), section_validation(tables, checks), section_statistics(tables, cfg, checks.stats),
-        section_loader(loader), section_training(tables, cfg, train, analysis), section_quality(tables),
-        section_pipeline(tests, loader, train, analysis), section_estimates(tables, cfg),
+        report_head("Dry run", paths=paths, meta=meta, tables=tables), section_tests(tables),
+        section_validation(tables, checks), section_statistics(tables, cfg, checks.stats, cfg.train_cfg.image_size),
+        section_loader(tables), section_training(tables, cfg, train, analysis), section_quality(tables),
+        section_pipeline(tests, loader_row(tables), train, analysis), section_estimates(tables, cfg),
         section_convergence(analysis), section_deviation(analysis), section_versus_seed(train, analysis),
         section_caught(tables), section_risk(tables, analysis), section_next_steps(tables, cfg),
         "## Conclusion\n\n" + ("Every test passed: the data, the loader and the training loop are sound at this "

@@ -1,4 +1,4 @@
-"""The tokenizer protocol and the shared piece splitting; the byte proxy: the byte proxy, a Hugging Face ``tokenizer.json``, a SentencePiece model.
+"""The tokenizer protocol, the shared piece splitting, and the byte proxy behind that protocol.
 
 They split text the way TinyLLaVA's transformers tokenizers do, because label masking depends on it:
 special-token strings are cut out first (transformers' added-token trie), each remaining piece is encoded
@@ -9,7 +9,8 @@ follows a special token, which a non-legacy SentencePiece tokenizer encodes with
 from __future__ import annotations
 
 import re
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
