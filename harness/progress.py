@@ -21,6 +21,7 @@ class Progress:
         self.t0 = time.perf_counter()
         self._bar = None
         self._tenth: dict[str, int] = {}
+        self._started: dict[str, tuple[float, int]] = {}   # unit -> (time, count) of its first count
 
     @property
     def _out(self) -> TextIO:
@@ -43,12 +44,24 @@ class Progress:
         if self._is_live():
             self._count_live(done, total, unit)
             return
+        now = time.perf_counter()
+        start = self._started.setdefault(unit, (now, done))
         tenth = done * 10 // max(total, 1)
         if self._tenth.get(unit) != tenth:
             self._tenth[unit] = tenth
-            self(f"{unit}: {done:,} of {total:,}")
+            self(f"{unit}: {done:,} of {total:,}{self._rate(start, now, done, total)}")
         if done >= total:
             self._tenth.pop(unit, None)
+            self._started.pop(unit, None)
+
+    @staticmethod
+    def _rate(start: tuple[float, int], now: float, done: int, total: int) -> str:
+        """", N/s, M s left" from the pace since the first count (nothing until there is a pace)."""
+        seconds, first = now - start[0], start[1]
+        if seconds <= 0 or done <= first:
+            return ""
+        rate = (done - first) / seconds
+        return f", {rate:,.0f}/s, {(total - done) / rate:,.0f} s left" if done < total else f", {rate:,.0f}/s"
 
     def _count_live(self, done: int, total: int, unit: str) -> None:
         from tqdm import tqdm

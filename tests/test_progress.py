@@ -13,7 +13,8 @@ def test_plain_lines_once_per_tenth_with_a_timestamp():
     lines = log.getvalue().splitlines()
     assert lines[0].startswith("[") and lines[0].endswith("] stage one")
     counts = [line.split("] ", 1)[1] for line in lines[1:]]
-    assert counts[0] == "images: 0 of 1,000" and counts[-1] == "images: 1,000 of 1,000"
+    assert counts[0] == "images: 0 of 1,000" and counts[-1].startswith("images: 1,000 of 1,000, ")
+    assert "/s, " in counts[5] and counts[5].endswith(" s left")   # the pace and the time left
     assert len(counts) == 11            # 0, each tenth, and the end: not a line per item
 
 
