@@ -29,6 +29,7 @@ class SynthConfig:
     size: int = 512
     overwrite: bool = False
     workers: int | None = None         # default: every core
+    ray_address: str | None = None     # render on this Ray cluster; its nodes write to OUT at the same path
     from_deepcad: Path | None = None
     limit: int | None = None
     split_file: Path | None = None

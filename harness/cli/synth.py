@@ -21,6 +21,8 @@ _p = click.Path(path_type=Path)
 @click.option("--size", default=default(SynthConfig, "size"), show_default=True, help="Image side, pixels.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--workers", type=int, help="Worker processes (default: every core).")
+@click.option("--ray-address", help="Render on this Ray cluster instead of local processes (OUT must be a "
+                                   "shared folder at the same path on every node).")
 @click.option("--from-deepcad", type=_p, help="Import DeepCAD cad_json files from this folder instead.")
 @click.option("--limit", type=int, help="Import at most this many DeepCAD models.")
 @click.option("--split-file", type=_p, help="DeepCAD train/validation split JSON.")

@@ -8,10 +8,14 @@ writes, not fsync'd atomic ones (a fsync per image cost ~4 ms): the folder as a 
 A fresh dataset is built in a temporary sibling folder and renamed into place, so an interrupted run
 never leaves a half dataset at OUT; ``--overwrite`` swaps the old folder out only when the new one is done.
 An import from DeepCAD writes into OUT directly and resumes: a model whose code and views exist is skipped.
+With ``ray_address`` the chunks run as Ray tasks on that cluster instead (the same chunk functions; every
+node writes into OUT's folder at the same path, so OUT must be on a shared file system); a chunk whose
+task fails after Ray's retries becomes a failure entry for each of its models, like a model that fails.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import multiprocessing as mp
 import os
 import shutil
@@ -28,6 +32,7 @@ from harness.cad.code import to_code
 from harness.cad.generate import generate, model_id
 from harness.config import SynthConfig
 from harness.errors import HarnessError, UsageError
+from harness.execution import RayExecutor
 from harness.results.metadata import config_dict
 from harness.results.write import write_json, write_text
 
@@ -100,8 +105,36 @@ def _start_method() -> str:
     return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
-def _run(tasks, fn, workers: int) -> list:
-    render.warm_up()      # compile once, here, before any worker exists
+def _apply(fn, args: tuple) -> list:
+    """One chunk on a Ray worker: the kernels from numba's cache (compiled by the driver), then the chunk."""
+    render.warm_up()
+    return fn(*args)
+
+
+def _chunk_ids(fn, args: tuple) -> list[str]:
+    """The model ids of a chunk, for failure entries when its whole task failed."""
+    if fn is _synth_chunk:
+        seed, indices = args[0], args[1]
+        return [model_id(seed, i) for i in indices]
+    return [Path(p).stem for p in args[0]]
+
+
+def _run_on_ray(tasks, fn, address: str) -> list:
+    out: list = []
+    with RayExecutor(address=address, preload=("harness.cad.render",)) as ex:
+        for res in ex.map_chunks(functools.partial(_apply, fn), tasks):
+            if res.error is None:
+                out += res.value
+            else:
+                why = f"task failed after retries: {res.error}"
+                out += [(mid, None, why) for mid in _chunk_ids(fn, tasks[res.index])]
+    return out
+
+
+def _run(tasks, fn, workers: int, ray_address: str | None = None) -> list:
+    render.warm_up()      # compile once, here, before any worker exists (Ray workers load numba's cache)
+    if ray_address is not None:
+        return _run_on_ray(tasks, fn, ray_address)
     if workers <= 1 or len(tasks) <= 1:
         return [r for args in tasks for r in fn(*args)]
     ctx = mp.get_context(_start_method())
@@ -160,12 +193,12 @@ def synthesize(cfg: SynthConfig) -> SynthSummary:
             if not paths:
                 raise UsageError(f"no cad_json files under {cfg.from_deepcad}")
             tasks = [(paths[a:a + CHUNK], cfg.views, cfg.size, str(work)) for a in range(0, len(paths), CHUNK)]
-            results = _run(tasks, _import_chunk, workers)
+            results = _run(tasks, _import_chunk, workers, cfg.ray_address)
         else:
             idx = list(range(cfg.models))
             tasks = [(cfg.seed, idx[a:a + CHUNK], cfg.views, cfg.size, str(work / "images"))
                      for a in range(0, len(idx), CHUNK)]
-            results = _run(tasks, _synth_chunk, workers)
+            results = _run(tasks, _synth_chunk, workers, cfg.ray_address)
         good = [(mid, code) for mid, code, err in results if err is None]
         failures = [(mid, err) for mid, code, err in results if err is not None]
         if not good:

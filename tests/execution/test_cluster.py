@@ -100,3 +100,38 @@ def test_losing_the_worker_node_loses_no_image(cluster, dataset):
     assert {k: strip(v) for k, v in got.items()} == {k: strip(v) for k, v in want.items()}
     late = [r.node for r in seen[len(chunks) // 2:]]
     assert set(late) == {c.head_node.node_id}, "after the loss, the head node did the rest"
+
+
+def test_synth_on_two_nodes_makes_the_same_dataset_as_a_local_run(cluster, tmp_path):
+    c, _ = cluster
+    runner = CliRunner()
+    local = runner.invoke(main, ["synth", str(tmp_path / "local"), "--models", "24", "--size", "64",
+                                 "--workers", "1"])
+    remote = runner.invoke(main, ["synth", str(tmp_path / "ray"), "--models", "24", "--size", "64",
+                                  "--ray-address", c.address])
+    assert local.exit_code == remote.exit_code == 0, remote.output
+    assert "0 failures" in remote.output
+    for name in ("train.json", "val.json"):
+        assert (tmp_path / "ray" / name).read_text() == (tmp_path / "local" / name).read_text()
+    local_images = sorted((tmp_path / "local" / "images").iterdir())
+    assert len(local_images) == 72
+    for p in local_images:
+        assert (tmp_path / "ray" / "images" / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+DEEPCAD = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "deepcad" / "json"
+
+
+@pytest.mark.skipif(not DEEPCAD.is_dir(), reason="shared DeepCAD samples not present")
+def test_deepcad_import_on_two_nodes_resumes_like_a_local_run(cluster, tmp_path):
+    c, _ = cluster
+    runner = CliRunner()
+    args = ["synth", str(tmp_path / "dc"), "--from-deepcad", str(DEEPCAD), "--size", "64", "--ray-address", c.address]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    codes = sorted((tmp_path / "dc" / "code").iterdir())
+    assert len(codes) == 16
+    stamp = {p.name: p.stat().st_mtime_ns for p in codes}
+    again = runner.invoke(main, args)              # resumable: every model is already there
+    assert again.exit_code == 0, again.output
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "dc" / "code").iterdir()} == stamp
