@@ -1,26 +1,27 @@
 """The one terminal summary of a run: tests, findings by check, the command's own lines, the verdict."""
 from __future__ import annotations
 
-from collections import Counter
-
 import click
+import pyarrow as pa
 
 from harness.results.run import SEVERITY_ORDER, RunResult
+from harness.results.schema import FINDINGS
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
 
 
-def findings_by_check(findings_rows: list[dict]) -> list[tuple[str, str, int, str]]:
-    """(severity, check, count, first message) sorted errors first, then by count."""
-    counts: Counter = Counter()
-    first: dict[tuple[str, str], str] = {}
-    for r in findings_rows:
-        key = (r["severity"], r["check"])
-        counts[key] += 1
-        first.setdefault(key, r["message"])
+def findings_by_check(findings: pa.Table | list[dict]) -> list[tuple[str, str, int, str]]:
+    """(severity, check, count, first message) sorted errors first, then by count. Counted in Arrow: a
+    million findings never become Python rows here."""
+    if isinstance(findings, list):
+        findings = pa.Table.from_pylist(findings, schema=FINDINGS)
+    if findings.num_rows == 0:
+        return []
+    g = findings.select(["severity", "check", "message"]).group_by(["severity", "check"], use_threads=False)
+    rows = g.aggregate([("message", "first"), ("message", "count")]).to_pylist()
     order = {s: i for i, s in enumerate(SEVERITY_ORDER)}
-    rows = [(s, c, n, first[(s, c)]) for (s, c), n in counts.items()]
-    return sorted(rows, key=lambda x: (order[x[0]], -x[2], x[1]))
+    return sorted(((r["severity"], r["check"], r["message_count"], r["message_first"]) for r in rows),
+                  key=lambda x: (order[x[0]], -x[2], x[1]))
 
 
 def summary_lines(result: RunResult, *, max_checks: int = 12) -> list[str]:
@@ -30,9 +31,7 @@ def summary_lines(result: RunResult, *, max_checks: int = 12) -> list[str]:
     if "findings" in result.tables:
         sev = result.severity_counts()
         lines.append(f"findings: {sev['error']} errors, {sev['warning']} warnings, {sev['info']} info")
-        # Checks are counted from the severity and check columns alone: a million findings stay columnar.
-        f = result.findings.select(["severity", "check", "message"])
-        shown = [r for r in findings_by_check(f.to_pylist()) if r[0] != "info"]
+        shown = [r for r in findings_by_check(result.findings) if r[0] != "info"]
         for s, c, n, msg in shown[:max_checks]:
             lines.append(f"  {s:7s} {c:32s} x{n:<6d} {msg[:70]}")
         if len(shown) > max_checks:

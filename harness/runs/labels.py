@@ -64,7 +64,7 @@ def labels(cfg: LabelsConfig, progress: Progress = SILENT) -> RunResult:
 
 def _report(tables: dict[str, pa.Table], meta: dict, hist: list[list[str]]) -> str:
     test = tables["tests"].to_pylist()[0]
-    rows = findings_by_check(tables["findings"].to_pylist())
+    rows = findings_by_check(tables["findings"])
     lines = [f"# Label masking: {test['status'].upper()}", "",
              f"- **Date (UTC)**: {meta['created_utc']}",
              f"- **Template**: `{meta['template']}`; **tokenizer**: `{meta['tokenizer']}`",
