@@ -120,15 +120,16 @@ def _chunk_ids(fn, args: tuple) -> list[str]:
 
 
 def _run_on_ray(tasks, fn, address: str) -> list:
-    out: list = []
+    by_chunk: dict[int, list] = {}
     with RayExecutor(address=address, preload=("harness.cad.render",)) as ex:
         for res in ex.map_chunks(functools.partial(_apply, fn), tasks):
             if res.error is None:
-                out += res.value
+                by_chunk[res.index] = res.value
             else:
                 why = f"task failed after retries: {res.error}"
-                out += [(mid, None, why) for mid in _chunk_ids(fn, tasks[res.index])]
-    return out
+                by_chunk[res.index] = [(mid, None, why) for mid in _chunk_ids(fn, tasks[res.index])]
+    # Chunk order, not completion order: the splits and each record's prompt follow the model order.
+    return [r for i in sorted(by_chunk) for r in by_chunk[i]]
 
 
 def _run(tasks, fn, workers: int, ray_address: str | None = None) -> list:
