@@ -7,6 +7,11 @@ PNG goes through the strict kernel decoder (``kernels.png``): the header is read
 enforced before any pixel is allocated. Other formats go through Pillow, with the same limit checked on
 the header size before ``load``. Every failure becomes ``decode_ok=False`` with a message and a class
 (``decode_problem``) the image checks judge. Module-level functions only, so Ray can pickle them.
+
+What ``convert("RGB")`` hides is measured through Pillow, and only where it can matter: alpha (modes with
+an alpha band, or a tRNS chunk), 16/32-bit grey values it clips, and the EXIF orientation (the
+``alpha_min``, ``transparent_fraction``, ``clipped_fraction`` and ``exif_orientation`` columns). A clean RGB
+PNG without tRNS or eXIf is decoded once, by the kernel, and leaves those columns null.
 """
 from __future__ import annotations
 
@@ -67,6 +72,77 @@ def _png_end(data: bytes) -> int | None:
     return None
 
 
+# Modes whose alpha convert("RGB") drops, and greyscale modes wider than 8 bits, whose values it clips
+# to 0..255 (v, not v/257): for these the image pass asks Pillow what the kernel's RGB cannot tell.
+ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+_PNG_FACT_CHUNKS = (b"tRNS", b"eXIf")
+
+
+def _png_fact_chunks(data: bytes) -> set[bytes]:
+    """Which of tRNS / eXIf appear before the first IDAT (where Pillow reads them on open)."""
+    found: set[bytes] = set()
+    pos = 8
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack_from(">I4s", data, pos)
+        if ctype == b"IDAT":
+            break
+        if ctype in _PNG_FACT_CHUNKS:
+            found.add(ctype)
+        pos += 12 + length
+    return found
+
+
+def _alpha(im, bit_depth: int | None) -> np.ndarray:
+    """Alpha as uint8: the mode's own band, or what a tRNS key means. Pillow's ``convert("RGBA")`` is right
+    for palette and 8/16-bit RGB keys but compares a grey key with the wrong scale (a 16-bit key against
+    clipped values, a 1/2/4-bit key against values expanded to 0..255), so grey keys are compared here."""
+    if im.mode in ALPHA_MODES:
+        return np.asarray(im.getchannel("A"))
+    key = im.info["transparency"]
+    if isinstance(key, int) and im.mode in ("L",) + WIDE_GREY_MODES:
+        if im.mode == "L" and bit_depth in (1, 2, 4):
+            key *= 255 // (2 ** bit_depth - 1)
+        return np.where(np.asarray(im) == key, 0, 255).astype(np.uint8)
+    return np.asarray(im.convert("RGBA").getchannel("A"))
+
+
+def _pixel_facts(im, row: dict) -> None:
+    """What ``convert("RGB")`` hides, from an open Pillow image: alpha (the mode's or a tRNS key),
+    16/32-bit grey values above 255 (clipped), and the EXIF orientation (never applied by TinyLLaVA).
+    Each fact is best effort: a failure leaves its columns null."""
+    try:
+        if im.mode in ALPHA_MODES or "transparency" in im.info:
+            alpha = _alpha(im, row.get("bit_depth"))
+            row.update(alpha_min=int(alpha.min()),
+                       transparent_fraction=float(np.count_nonzero(alpha < 255)) / alpha.size)
+        if im.mode in WIDE_GREY_MODES:
+            values = np.asarray(im)
+            row["clipped_fraction"] = float(np.count_nonzero(values > 255)) / values.size
+    except Exception:  # noqa: BLE001  a fact we cannot measure stays null; the decode verdict stands
+        pass
+    try:
+        orientation = im.getexif().get(0x0112)
+        if orientation is not None:
+            row["exif_orientation"] = int(orientation)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _png_facts(data: bytes, row: dict) -> None:
+    """Pillow's view of a PNG the kernel decoded, only when its mode or chunks say it can matter."""
+    chunks = _png_fact_chunks(data)
+    if row.get("mode") not in ALPHA_MODES + WIDE_GREY_MODES and not chunks:
+        return
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            _pixel_facts(im, row)
+    except Exception:  # noqa: BLE001  Pillow refusing what the kernel read: the facts stay null
+        pass
+
+
 def _decode_png(data: bytes, row: dict, max_pixels: int) -> np.ndarray | None:
     info = kpng.read_info(data)
     row.update(width_px=info.width, height_px=info.height, mode=info.mode, bit_depth=info.bit_depth,
@@ -107,6 +183,7 @@ def _decode_pillow(data: bytes, row: dict, max_pixels: int) -> np.ndarray:
         if w * h > max_pixels:
             raise _Refused("pixel_limit", f"image of {w}x{h} pixels exceeds the limit of {max_pixels}")
         im.load()
+        _pixel_facts(im, row)
         return np.asarray(im.convert("RGB"))
 
 
@@ -149,6 +226,7 @@ def measure_image(root: str, image: str, *, max_pixels: int) -> dict:
             raise _Refused("not_an_image", "not an image: unknown magic bytes")
         if row["format"] == "PNG":
             rgb = _decode_png(data, row, max_pixels)
+            _png_facts(data, row)
         else:
             rgb = _decode_pillow(data, row, max_pixels)
         _measure_pixels(rgb, row)

@@ -24,7 +24,13 @@ Parallelism. ``workers`` threads each fill a whole batch; the kernels release th
 
 Timings. ``loader.timings`` gets one dict per batch: ``read_s``, ``decode_s``,
 ``resize_normalize_s``, ``collate_s`` (text and index), summed over the batch's images, and
-``wait_s``, the time the consumer waited for it. ``loader.stats`` counts images per decode path.
+``wait_s``, the time the consumer waited for it. ``loader.stats`` counts images per decode path
+(``kernel``, ``pillow``) and ``blank`` for records without an image.
+
+Records without an image. TinyLLaVA's ``LazySupervisedDataset`` gives a record with no ``image`` key
+``torch.zeros(3, crop_h, crop_w)``, a tensor that goes to the vision tower as it is: zeros in normalised
+units (the mean colour), not a black picture. The Loader writes the same: the record's slot is filled
+with 0.0, nothing is read or decoded, and ``stats["blank"]`` counts it.
 """
 from __future__ import annotations
 
@@ -177,20 +183,25 @@ class Loader:
         for i, rec in enumerate(recs):
             t0 = time.perf_counter()
             if rec.image is None:
-                raise HarnessError(f"{rec.split}[{rec.index}] has no image")
-            path = safe_image_path(self.dataset.images, rec.image)
-            data = path.read_bytes()
-            t1 = time.perf_counter()
-            rgb = _decode(data, str(path), counts)
-            t2 = time.perf_counter()
-            h, w = rgb.shape[:2]
-            if (h, w) == (s, s):
-                normalize_into(rgb, images[i], self.mean, self.std)
-            elif self.resize_backend == "pil":
-                pil_resize_normalize_into(rgb, s, images[i], self.mean, self.std)
+                # TinyLLaVA's torch.zeros(3, crop, crop) for a record without 'image': zeros after
+                # normalisation (the mean colour), not a black picture.
+                images[i].fill(0.0)
+                counts["blank"] += 1
+                t1 = t2 = t3 = time.perf_counter()
             else:
-                resize_normalize_into(rgb, plan(h, w, s, s), images[i], self.mean, self.std)
-            t3 = time.perf_counter()
+                path = safe_image_path(self.dataset.images, rec.image)
+                data = path.read_bytes()
+                t1 = time.perf_counter()
+                rgb = _decode(data, str(path), counts)
+                t2 = time.perf_counter()
+                h, w = rgb.shape[:2]
+                if (h, w) == (s, s):
+                    normalize_into(rgb, images[i], self.mean, self.std)
+                elif self.resize_backend == "pil":
+                    pil_resize_normalize_into(rgb, s, images[i], self.mean, self.std)
+                else:
+                    resize_normalize_into(rgb, plan(h, w, s, s), images[i], self.mean, self.std)
+                t3 = time.perf_counter()
             ids, labels = encode_sample(rec.prompt, rec.answer, self.max_length)
             buf.np["input_ids"][i] = ids
             buf.np["labels"][i] = labels

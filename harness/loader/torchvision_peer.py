@@ -23,7 +23,7 @@ class TorchvisionSamples(torch.utils.data.Dataset):
     def __init__(self, root: Path, records: list, image_size: int, max_length: int) -> None:
         from torchvision import transforms as T
 
-        self.root, self.records, self.max_length = root, records, max_length
+        self.root, self.records, self.max_length, self.image_size = root, records, max_length, image_size
         self.resize = T.Resize((image_size, image_size), interpolation=T.InterpolationMode.BICUBIC)
         self.to_tensor = T.ToTensor()
         self.normalize = T.Normalize(SIGLIP_MEAN, SIGLIP_STD)
@@ -38,15 +38,18 @@ class TorchvisionSamples(torch.utils.data.Dataset):
         from harness.text.proxy import PAD, encode_sample
 
         r = self.records[i]
-        t0 = time.perf_counter()
-        data = safe_image_path(self.root, r.image).read_bytes()
-        t1 = time.perf_counter()
-        img = Image.open(io.BytesIO(data)).convert("RGB")
-        t2 = time.perf_counter()
-        x = self.normalize(self.to_tensor(self.resize(img)))
-        t3 = time.perf_counter()
-        for stage, dt in zip(LOADER_STAGES, (t1 - t0, t2 - t1, t3 - t2)):
-            self.times[stage].append(dt)
+        if r.image is None:   # TinyLLaVA's zero tensor, as the Loader does; not timed
+            x = torch.zeros(3, self.image_size, self.image_size)
+        else:
+            t0 = time.perf_counter()
+            data = safe_image_path(self.root, r.image).read_bytes()
+            t1 = time.perf_counter()
+            img = Image.open(io.BytesIO(data)).convert("RGB")
+            t2 = time.perf_counter()
+            x = self.normalize(self.to_tensor(self.resize(img)))
+            t3 = time.perf_counter()
+            for stage, dt in zip(LOADER_STAGES, (t1 - t0, t2 - t1, t3 - t2)):
+                self.times[stage].append(dt)
         ids, labels = encode_sample(r.prompt, r.answer, self.max_length)
         ids_t = torch.from_numpy(ids)
         return {"images": x, "input_ids": ids_t, "attention_mask": (ids_t != PAD).long(),

@@ -53,6 +53,12 @@ IMAGES = pa.schema([
     ("colorfulness", pa.float64()),     # mean |R-G|+|G-B| (0 for grey content)
     ("node", pa.string()),              # Ray node id or host that measured it
     ("measure_seconds", pa.float64()),
+    # What convert("RGB") hides, measured through Pillow only where it can matter (null elsewhere):
+    ("alpha_min", pa.int64()),          # smallest alpha (0..255) of an image with alpha or a tRNS chunk
+    ("transparent_fraction", pa.float64()),  # share of pixels with alpha < 255 (same images)
+    ("clipped_fraction", pa.float64()), # 16/32-bit greyscale (I;16, I, F): share of pixels above 255,
+                                        # which convert("RGB") clips to white
+    ("exif_orientation", pa.int64()),   # EXIF Orientation tag (1..8) when present; TinyLLaVA ignores it
 ])
 
 # One row per record of each split.
@@ -127,6 +133,7 @@ LOADER = pa.schema([
     ("max_pixel_error", pa.float64()),        # normalised units, against Pillow's decode of the same file
     ("decoded_by_kernel", pa.int64()),
     ("decoded_by_pillow", pa.int64()),
+    ("blank_images", pa.int64()),             # records without an image: TinyLLaVA's zero tensor
 ])
 
 BENCH = pa.schema([
@@ -153,3 +160,21 @@ def with_metadata(schema: pa.Schema, meta: dict[str, Any]) -> pa.Schema:
 def read_metadata(schema: pa.Schema) -> dict[str, Any]:
     raw = (schema.metadata or {}).get(METADATA_KEY)
     return json.loads(raw) if raw else {}
+
+# harness bench --target-depth: the target model's training step with random weights, one row per
+# (kind, batch size, depths); "extrapolated" rows are the per-block fit evaluated at full depth.
+TARGET = pa.schema([
+    ("kind", pa.string()),              # "measured" | "extrapolated"
+    ("batch_size", pa.int64()),
+    ("llm_layers", pa.int64()),
+    ("vision_layers", pa.int64()),
+    ("step_seconds", pa.float64()),     # median over the timed steps (null: did not fit)
+    ("step_seconds_p90", pa.float64()),
+    ("peak_memory_bytes", pa.int64()),
+    ("memory_source", pa.string()),     # how peak_memory_bytes was taken
+    ("fits", pa.bool_()),               # false: out of memory; null: unknown (extrapolated off CUDA)
+    ("device", pa.string()),
+    ("dtype", pa.string()),
+    ("recipe", pa.string()),
+    ("tokens_per_sample", pa.int64()),  # LM positions per sample, image tokens included
+])

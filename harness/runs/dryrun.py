@@ -36,7 +36,7 @@ def loader_row(lc: LoaderCheck) -> dict:
             "batch_size": lc.batch_size, "image_shape": list(lc.image_shape), "image_dtype": lc.image_dtype,
             "token_shape": list(lc.token_shape), "pairs_checked": lc.pairs_checked, "pairs_ok": lc.pairs_ok,
             "max_pixel_error": lc.max_pixel_error, "decoded_by_kernel": lc.paths.get("kernel", 0),
-            "decoded_by_pillow": lc.paths.get("pillow", 0)}
+            "decoded_by_pillow": lc.paths.get("pillow", 0), "blank_images": lc.paths.get("blank", 0)}
 
 
 def dryrun(cfg: DryrunConfig, progress: Progress = SILENT) -> RunResult:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from harness.checks.catalogue.dataset import load_error
+from harness.checks.catalogue.dataset import load_error, split_bom, split_jsonl, split_object
 from harness.checks.catalogue.labels import run_label_checks
 from harness.config import LabelsConfig
 from harness.data import load_dataset
@@ -34,7 +34,8 @@ def labels(cfg: LabelsConfig, progress: Progress = SILENT) -> RunResult:
     ctx = make_context(cfg.checks)
     progress(f"{len(records):,} records: simulating the {ctx.template.name} template's masking")
     t0 = time.perf_counter()
-    findings = list(load_error(ds, None, ctx)) + list(run_label_checks(records, ctx))
+    file_checks = (load_error, split_bom, split_jsonl, split_object)   # what json.load makes of the files
+    findings = [f for fn in file_checks for f in fn(ds, None, ctx)] + list(run_label_checks(records, ctx))
     seconds = time.perf_counter() - t0
     analyses = [ctx.analysis(r) for r in records]
     rows = [{"split": r.split, "record_index": r.index, "id": r.id, "image": r.image,

@@ -57,3 +57,40 @@ def test_wrong_shapes_and_missing_samples_are_shapes_and_count_findings(dataset,
     assert got == [(loader_checks.shapes.id, "error", "train"), (loader_checks.shapes.id, "error", "val"),
                    (loader_checks.count.id, "error", None)]
     assert res.findings[-1].message == f"loader delivered {res.samples} samples, expected 6"
+
+
+def _with_text_only(root):
+    (root / "images").mkdir()
+    Image.new("RGB", (40, 40), (200, 90, 30)).save(root / "images" / "a.png")
+    turn = lambda q, a: [{"from": "human", "value": q}, {"from": "gpt", "value": a}]  # noqa: E731
+    train = [{"id": "t", "conversations": turn("Say hi.", "Hi.")},
+             {"id": "i", "image": "a.png", "conversations": turn("<image>\nWhat?", "a box")},
+             {"conversations": turn("More text.", "Yes.")}]
+    (root / "train.json").write_text(json.dumps(train))
+    (root / "val.json").write_text("[]")
+    return load_dataset(resolve_dataset(root))
+
+
+def test_records_without_an_image_pair_with_the_blank(tmp_path):
+    """Text-only records (no 'image'): TinyLLaVA pairs them with its zero tensor, so test 3's reference
+    for them is the blank; they pass pairing and are counted under paths['blank']."""
+    ds = _with_text_only(tmp_path)
+    res = check_loader(ds, ds.records, **KW)
+    assert res.status == "passed" and res.findings == [] and res.pairs_ok == res.pairs_checked == 3
+    assert res.paths["blank"] == 2 and res.max_pixel_error <= 2.5 / 127.5
+
+
+def test_a_blank_that_is_not_blank_fails_pairing(tmp_path, monkeypatch):
+    """A Loader that gave a text-only record a picture would train on something the record does not
+    mean: its pairing check against the blank fails on that record."""
+    ds = _with_text_only(tmp_path)
+    real = harness.loader.Loader
+
+    class NoBlank(real):
+        def __iter__(self):
+            for batch in super().__iter__():
+                yield {**batch, "images": batch["images"] + 1.0}
+
+    monkeypatch.setattr(harness.loader, "Loader", NoBlank)
+    res = check_loader(ds, ds.records, **KW)
+    assert res.status == "failed" and {f.record_index for f in res.findings} >= {0, 2}

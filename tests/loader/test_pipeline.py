@@ -142,3 +142,44 @@ def test_resize_backend_choice():
     assert pick_resize_backend("numba") == "numba" and pick_resize_backend("pil") == "pil"
     with pytest.raises(ValueError):
         pick_resize_backend("opencv")
+
+
+def test_a_record_without_an_image_gets_the_blank_image(tmp_path):
+    """A text-only record (no 'image' key) between two image records: TinyLLaVA gives it
+    torch.zeros(3, crop, crop), zeros after normalisation; the Loader writes zeros in its slot (over a
+    reused buffer that held a picture), keeps its text, and counts it in stats['blank']."""
+    (tmp_path / "images").mkdir()
+    _render(1, 64).save(tmp_path / "images" / "a.png")
+    conv = lambda q, a: [{"from": "human", "value": q}, {"from": "gpt", "value": a}]  # noqa: E731
+    train = [{"image": "a.png", "conversations": conv("<image>\nWhat?", "a part")},
+             {"id": "t", "conversations": conv("Say hi.", "Hi there.")},
+             {"image": "a.png", "conversations": conv("<image>\nAgain?", "the part")}]
+    (tmp_path / "train.json").write_text(json.dumps(train))
+    (tmp_path / "val.json").write_text("[]")
+    loader = Loader(tmp_path, batch_size=1, image_size=32, workers=0, pin_memory=False)
+    batches = [{k: v.clone() for k, v in b.items()} for b in loader]
+    assert [int(b["index"][0]) for b in batches] == [0, 1, 2]
+    assert torch.count_nonzero(batches[1]["images"]) == 0
+    assert torch.count_nonzero(batches[0]["images"]) > 0 and torch.count_nonzero(batches[2]["images"]) > 0
+    ids, labels = encode_sample("Say hi.", "Hi there.", loader.max_length)
+    assert np.array_equal(batches[1]["input_ids"][0].numpy(), ids)
+    assert loader.stats["blank"] == 1 and loader.stats["kernel"] == 2
+
+
+def test_the_torchvision_peer_and_the_bench_take_text_only_records(tmp_path):
+    """A text-only record (no 'image') beside an image record: the torchvision peer gives it TinyLLaVA's
+    zero tensor instead of opening a file, and the bench's usable_records (image records only) skips it."""
+    from harness.bench.stages import usable_records
+    from harness.loader.torchvision_peer import TorchvisionSamples
+
+    (tmp_path / "images").mkdir()
+    _render(2, 48).save(tmp_path / "images" / "a.png")
+    conv = [{"from": "human", "value": "Say hi."}, {"from": "gpt", "value": "Hi."}]
+    (tmp_path / "train.json").write_text(json.dumps([{"image": "a.png", "conversations": conv},
+                                                     {"id": "t", "conversations": conv}]))
+    (tmp_path / "val.json").write_text("[]")
+    ds = load_dataset(resolve_dataset(tmp_path))
+    peer = TorchvisionSamples(ds.images, ds.records["train"], 32, 64)
+    assert torch.count_nonzero(peer[1]["images"]) == 0 and peer[1]["images"].shape == (3, 32, 32)
+    assert torch.count_nonzero(peer[0]["images"]) > 0
+    assert [r.index for r in usable_records(ds)] == [0]

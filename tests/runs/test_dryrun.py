@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.results.schema import read_metadata
+from tests.support.datasets import make_mixed_dataset
 
 FAST = ["--samples", "6", "--epochs", "2", "--batch-size", "2", "--image-size", "64", "--loader-samples", "6"]
 
@@ -91,3 +92,47 @@ def test_unreadable_json_is_a_finding_not_a_crash(clean_dataset, tmp_path):
     assert result.exit_code == 1
     checks = {f["check"] for f in table(out / "findings.arrow").to_pylist()}
     assert "dataset.load_error" in checks
+
+
+def test_a_mixed_llava_dataset_runs_clean(tmp_path):
+    """A LLaVA mix made here (COCO-like JPEGs in nested folders, PNG renders, multi-turn records, text-only
+    records without 'image' or <image>, a record without an id, a repeated id): TinyLLaVA trains every
+    record as meant, so the dry run exits 0 with no error finding; the text-only records go through the
+    loader as TinyLLaVA's blank image, counted in the loader table."""
+    root = make_mixed_dataset(tmp_path / "mixed")
+    out = tmp_path / "run"
+    result = run(["dryrun", str(root), "--out", str(out), *FAST, "--epochs", "4"])
+    assert "Traceback" not in result.output
+    findings = table(out / "findings.arrow").to_pylist()
+    assert [f for f in findings if f["severity"] == "error"] == []
+    assert any(f["check"] == "dataset.duplicate_id" and f["severity"] == "info" for f in findings)
+    text_only = sum("image" not in r for s in ("train", "val") for r in json.loads((root / f"{s}.json").read_text()))
+    [loader] = table(out / "loader.arrow").to_pylist()
+    assert loader["blank_images"] == text_only > 0 and loader["pairs_ok"] == loader["pairs_checked"]
+    assert result.exit_code == 0, result.output
+
+
+def test_planted_llava_format_problems_each_give_their_error(tmp_path):
+    """The mix with train.json as JSON Lines behind a UTF-8 BOM (json.load: 'Unexpected UTF-8 BOM', and
+    'Extra data' once that is stripped), val.json as {"data": [...]} (KeyError: 0 when indexed), a record
+    with <image> but no image (its image slot sees a blank) and one with 'images' for 'image' (the picture
+    is never used): the dry run fails with one error per case, and still checks the records it read."""
+    root = make_mixed_dataset(tmp_path / "mixed")
+    train = json.loads((root / "train.json").read_text())
+    val = json.loads((root / "val.json").read_text())
+    prompt = [{"from": "human", "value": "<image>\nWhat is it?"}, {"from": "gpt", "value": "A part."}]
+    train += [{"id": "noimg", "conversations": prompt},
+              {"id": "plural", "images": "renders/00000000_front.png", "conversations": prompt}]
+    (root / "train.json").write_bytes(b"\xef\xbb\xbf" + "\n".join(map(json.dumps, train)).encode())
+    (root / "val.json").write_text(json.dumps({"data": val}))
+    out = tmp_path / "run"
+    result = run(["dryrun", str(root), "--out", str(out), *FAST])
+    assert "Traceback" not in result.output and result.exit_code == 1, result.output
+    errors = {(f["check"], f["split"], f["record_index"]) for f in table(out / "findings.arrow").to_pylist()
+              if f["severity"] == "error"}
+    n = len(train)
+    assert {("dataset.split_bom", "train", None), ("dataset.split_jsonl", "train", None),
+            ("dataset.split_object", "val", None), ("labels.placeholders", "train", n - 2),
+            ("record.image_key_misnamed", "train", n - 1)} <= errors
+    records = table(out / "records.arrow").to_pylist()
+    assert sum(r["split"] == "train" for r in records) == n and sum(r["split"] == "val" for r in records) == len(val)

@@ -44,3 +44,16 @@ def test_usage_errors_exit_2(tmp_path):
     data = write(tmp_path / "d", [cad_code(0)])
     assert CliRunner().invoke(main, ["labels", str(data), "--template", "nope"]).exit_code == 2
     assert CliRunner().invoke(main, ["labels", str(tmp_path / "missing")]).exit_code == 2
+
+
+def test_a_jsonl_split_is_an_error_and_its_records_are_still_judged(tmp_path):
+    """train.json written as JSON Lines: TinyLLaVA's json.load stops on 'Extra data', so `harness labels`
+    exits 1 with dataset.split_jsonl on train; its records are still read and simulated."""
+    data = write(tmp_path / "d", [cad_code(i) for i in range(3)])
+    items = json.loads((data / "train.json").read_text())
+    (data / "train.json").write_text("\n".join(map(json.dumps, items)) + "\n")
+    res = CliRunner().invoke(main, ["labels", str(data), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1, res.output
+    f = read_table(tmp_path / "o" / "findings.arrow").to_pylist()
+    assert [(r["check"], r["severity"], r["split"]) for r in f] == [("dataset.split_jsonl", "error", "train")]
+    assert read_table(tmp_path / "o" / "records.arrow").num_rows == 3

@@ -5,6 +5,8 @@
   image whose answer is valid OpenECAD-style code. ``load(root) -> Dataset``.
 - ``make_defect_dataset(root) -> DefectDataset``: a clean dataset plus one planted defect of each kind;
   ``planted`` lists the finding each must raise (check id, severity, and the record or image it is on).
+- ``make_mixed_dataset(root)``: a LLaVA-style mix (nested COCO-like JPEGs, PNG renders, multi-turn and
+  text-only records, a record without an id, a repeated id) on which TinyLLaVA trains every record as meant.
 Fixtures ``clean_dataset`` and ``defect_dataset`` in ``tests/conftest.py``.
 """
 from __future__ import annotations
@@ -232,3 +234,46 @@ def make_defect_dataset(root: Path) -> DefectDataset:
                                split="val"))
     write_json(root, train, val)
     return out
+
+
+def jpeg_bytes(im: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=90, **kw)
+    return buf.getvalue()
+
+
+def _turns(*pairs: tuple[str, str]) -> list[dict]:
+    return [{"from": f, "value": v} for f, v in pairs]
+
+
+def make_mixed_dataset(root: Path) -> Path:
+    """A LLaVA-style mix as real data sets are: COCO-like JPEGs in nested folders
+    (``coco/train2017/000000033471.jpg``), PNG CAD renders beside them, multi-turn records, text-only
+    records without ``image`` or ``<image>`` (ShareGPT), a record without an id and ids repeated within a
+    split. Everything in it trains in TinyLLaVA as meant: no error finding."""
+    root = Path(root)
+    img = root / "images"
+    (img / "coco" / "train2017").mkdir(parents=True, exist_ok=True)
+    (img / "renders").mkdir(parents=True, exist_ok=True)
+    # ShareGPT-style text-only records: no image key, no <image>; TinyLLaVA trains them as text.
+    train = [{"id": "sharegpt_0", "conversations": _turns(
+        ("human", "Write a haiku about CAD."), ("gpt", "Lines meet in a plane / extrude the sketch into form"))}]
+    val = [{"id": "sharegpt_1", "conversations": _turns(("human", "What is 2+2?"), ("gpt", "It is 4."))}]
+    for k, n in enumerate((33471, 52846, 334872, 319154)):
+        name = f"coco/train2017/{n:012d}.jpg"
+        (img / name).write_bytes(jpeg_bytes(render_cad(700 + k, "top", (640, 480))))
+        split = val if k == 3 else train
+        split.append({"id": f"{n:012d}", "image": name, "conversations": _turns(
+            ("human", "<image>\nWhat shape is in the picture?"), ("gpt", f"An extruded polygon number {k}."),
+            ("human", "How many faces can you see?"), ("gpt", f"About {3 + k} faces."))})
+    for k in range(4):
+        name = f"renders/{k:08d}_front.png"
+        (img / name).write_bytes(png_bytes(render_cad(800 + k, "front", (512, 512))))
+        (val if k == 3 else train).append(record(f"{k:08d}", "front", 800 + k, image=name))
+    train.append({"conversations": _turns(("human", "Say hi."), ("gpt", "Hi."),
+                                          ("human", "Again?"), ("gpt", "Hi again."))})   # no id at all
+    # Repeated ids within a split (LLaVA mixes reuse ids across their sources).
+    train.append({"id": "000000033471", "image": "coco/train2017/000000033471.jpg", "conversations": _turns(
+        ("human", "<image>\nDescribe the picture briefly."), ("gpt", "A grey extruded shape on white."))})
+    write_json(root, train, val)
+    return root

@@ -60,6 +60,31 @@ def load_error(dataset, images, ctx) -> Iterable[Finding]:
         yield load_error.finding(message, split=split)
 
 
+def _format_check(spec_id: str, kind: str, description: str) -> CheckSpec:
+    """A split-file format check: one error per split file whose ``kind`` of problem the loader kept."""
+    def fn(dataset, images, ctx) -> Iterable[Finding]:
+        for split, k, message in dataset.format_problems:
+            if k == kind:
+                yield spec.finding(message, split=split)
+    spec = register(spec_id, kind="dataset", severity="error", description=description)(fn)
+    return spec
+
+
+# What TinyLLaVA's LazySupervisedDataset does with the file: json.load(open(path, "r")), then list indexing.
+split_jsonl = _format_check(
+    "dataset.split_jsonl", "jsonl",
+    "a split file in JSON Lines (one object per line): TinyLLaVA's json.load raises JSONDecodeError "
+    "'Extra data' and training cannot start (the harness reads it line by line to check the records)")
+split_bom = _format_check(
+    "dataset.split_bom", "bom",
+    "a split file starting with a UTF-8 byte order mark: json.load on the text file raises JSONDecodeError "
+    "'Unexpected UTF-8 BOM' and training cannot start (the harness strips it to check the records)")
+split_object = _format_check(
+    "dataset.split_object", "object",
+    "a split file whose top level is a JSON object, not a list: TinyLLaVA indexes it like a list and stops "
+    "with KeyError: 0 (the harness reads the one list inside it, or a dict of records, to check them)")
+
+
 @register("dataset.split_counts", kind="dataset", severity="info", description="records per split")
 def split_counts(dataset, images, ctx) -> Iterable[Finding]:
     for split, recs in dataset.records.items():
@@ -67,8 +92,9 @@ def split_counts(dataset, images, ctx) -> Iterable[Finding]:
         yield split_counts.finding(f"{len(recs)} records, {n_img} distinct images", split=split)
 
 
-@register("dataset.duplicate_id", kind="dataset", severity="error",
-          description="an id used by two records of one split: samples cannot be told apart")
+@register("dataset.duplicate_id", kind="dataset", severity="info",
+          description="an id used by two records of one split: TinyLLaVA never reads ids (LLaVA mixes repeat "
+                      "them), so both train; only reports that name records by id cannot tell them apart")
 def duplicate_id(dataset, images, ctx) -> Iterable[Finding]:
     for split, recs in dataset.records.items():
         seen: dict[str, int] = {}

@@ -73,15 +73,19 @@ def empty_supervision(record, ctx) -> Iterable[Finding]:
 
 @register("tokens.over_max_length", kind="record", severity="warning",
           description="the formatted sample, each image counted as image_tokens, is longer than max_length: "
-                      "the collator cuts it silently and the end of the answer is never learned")
+                      "the collator cuts it silently and the end of the answer is never learned (an error "
+                      "when every answer token is cut: the sample trains on nothing)")
 def over_max_length(record, ctx) -> Iterable[Finding]:
     a = ctx.analysis(record)
     if a is not None and a.total_tokens > ctx.cfg.max_length:
+        whole = a.answer_tokens > 0 and a.truncated_answer_tokens >= a.answer_tokens
         yield over_max_length.on_record(
             record, f"{a.total_tokens} tokens with the image(s) > max_length {ctx.cfg.max_length}: "
                     f"{a.truncated_answer_tokens} of {a.answer_tokens} answer tokens cut"
+                    + (": the whole answer, so the sample trains on nothing" if whole else "")
                     + (" (proxy byte tokenizer: pass --tokenizer for exact counts)"
-                       if ctx.tokenizer.kind == "proxy" else ""))
+                       if ctx.tokenizer.kind == "proxy" else ""),
+            severity="error" if whole else None)
 
 
 def run_label_checks(records, ctx) -> list[Finding]:

@@ -89,6 +89,21 @@ def image_path_unsafe(record, ctx) -> Iterable[Finding]:
         yield image_path_unsafe.on_record(record, f"image path {value!r} is unsafe: {problem}")
 
 
+@register("record.image_key_misnamed", kind="record", severity="error",
+          description="an 'images' key (or another spelling) where 'image' was meant: TinyLLaVA reads only "
+                      "'image', so the picture is never opened and the sample trains on a blank image",
+          keys=["images", "Image", "img", "image_path", "image_file"])
+def image_key_misnamed(record, ctx) -> Iterable[Finding]:
+    if not isinstance(record.raw, dict) or "image" in record.raw:
+        return
+    for key in image_key_misnamed.params["keys"]:
+        if key in record.raw:
+            yield image_key_misnamed.on_record(
+                record, f"key {key!r} instead of 'image': TinyLLaVA ignores it, never opens the picture "
+                        f"({record.raw[key]!r:.60}) and trains the sample on a blank image")
+            return
+
+
 @register("record.placeholder_parameters", kind="record", severity="warning",
           description="'...' in an answer: placeholder parameters teach code that cannot rebuild the model",
           placeholder=PLACEHOLDER)

@@ -51,6 +51,7 @@ def report(res: BenchResult, cfg: BenchConfig) -> str:
               "/ median whole step, data wait included."), ""]
     lines += _stage_tables(res)
     lines += _estimate_tables(res, cfg)
+    lines += _target_tables(res, cfg)
     lines += ["", "## Plots", "", "![throughput](throughput.png)", "", "![stages](stages.png)", ""]
     return "\n".join(lines)
 
@@ -107,6 +108,48 @@ def _estimate_tables(res, cfg) -> list[str]:
                   ("Every scale and batch size is in estimates.arrow; target time does not depend on the batch "
                   "size in this FLOPs model. The loader figure is this machine's harness loader at that batch "
                   "size with the given workers.")]
+    return lines
+
+
+def _target_tables(res, cfg) -> list[str]:
+    """The target model measured with random weights (target.arrow): per batch size the full-depth step
+    and memory, then full training at the dataset's size and 1K/10K/50K models."""
+    if not res.target:
+        return []
+    full = [r for r in res.target if r["kind"] == "extrapolated"] or [
+        r for r in res.target if r["kind"] == "measured"]
+    first = res.target[0]
+    lines = ["", f"## Target model {cfg.target}, measured with random weights", "",
+             (f"{first['device']}, {first['dtype']}, recipe {first['recipe']}, gradient checkpointing on the LM, "
+              f"AdamW; {first['tokens_per_sample']} LM positions per sample (mean over the records: prompt + "
+              "answer characters / 3.5 + image tokens, capped at the max length; no tokenizer). Memory: "
+              f"{first['memory_source']}."), "",
+             "| kind | batch | LM blocks | vision blocks | s/step (median / p90) | peak memory | fits |",
+             "|---|---|---|---|---|---|---|"]
+    for r in res.target:
+        step = "-" if r["step_seconds"] is None else f"{r['step_seconds']:.3f} / {r['step_seconds_p90']:.3f}"
+        mem = "-" if r["peak_memory_bytes"] is None else f"{r['peak_memory_bytes'] / 2**30:.2f} GiB"
+        fits = {True: "yes", False: "no", None: "unknown"}[r["fits"]]
+        lines.append(f"| {r['kind']} | {r['batch_size']} | {r['llm_layers']} | {r['vision_layers']} | {step} "
+                     f"| {mem} | {fits} |")
+    if any(r["kind"] == "extrapolated" for r in res.target):
+        lines += ["", ("Extrapolated = fixed + per LM block x LM blocks + per vision block x vision blocks, "
+                  "least squares over the measured cut copies (each tower's depth varied with the other "
+                  "held), evaluated at full depth; the same fit for peak memory.")]
+    proxy = [r for r in res.estimates if r["basis"] == "proxy"]
+    lines += ["", f"### Full training of the target from its measured step ({cfg.full_epochs} epochs)", "",
+              "| batch | scale | conversations | s/step | total | formula |", "|---|---|---|---|---|---|"]
+    for r in full:
+        if r["step_seconds"] is None:
+            continue
+        bs, step = r["batch_size"], r["step_seconds"]
+        for p in (p for p in proxy if p["batch_size"] == bs):
+            steps = -(-p["conversations"] // bs)
+            total = steps * step * cfg.full_epochs
+            lines.append(f"| {bs} | {p['scale']} | {p['conversations']:,} | {step:.3f} | {duration(total)} | "
+                         f"ceil({p['conversations']:,} / {bs}) x {step:.3f} s x {cfg.full_epochs} |")
+    lines += ["", ("Conversations per scale as in the proxy estimates (3 views per model). One device, this "
+              "run's dtype; the step excludes data loading (the loader tables above say whether it keeps up).")]
     return lines
 
 

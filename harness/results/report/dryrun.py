@@ -130,7 +130,8 @@ def section_loader(tables) -> str:
         f"- Batches of {lr['batch_size']}: {lr['batches']:,} batches, {lr['samples']:,} samples, every sound record",
         f"- Tensors: images {' x '.join(map(str, lr['image_shape']))} {lr['image_dtype']}; tokens "
         f"{' x '.join(map(str, lr['token_shape']))} per sample (input_ids, attention_mask, labels)",
-        f"- Decode paths: kernel {lr['decoded_by_kernel']:,}, pillow {lr['decoded_by_pillow']:,}",
+        f"- Decode paths: kernel {lr['decoded_by_kernel']:,}, pillow {lr['decoded_by_pillow']:,}; blank "
+        f"(no image, TinyLLaVA's zero tensor) {lr.get('blank_images') or 0:,}",
         f"- Image-text pairing verified on {lr['pairs_checked']} samples: {lr['pairs_ok']} match (image "
         f"re-decoded by Pillow, max abs difference {lr['max_pixel_error']:.4f} in normalised units; answer "
         f"bytes read back from the labels)",

@@ -1,6 +1,8 @@
 """Dataset checks: across records and splits, and images against the dataset's own distribution."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -47,10 +49,12 @@ def test_split_counts_are_info():
         ("train", "info", "6 records, 6 distinct images"), ("val", "info", "3 records, 3 distinct images")]
 
 
-def test_duplicate_ids_error_within_a_split_and_warn_across():
+def test_duplicate_ids_are_info_within_a_split_and_warn_across():
+    """An id repeated within a split: TinyLLaVA never reads ids (LLaVA mixes repeat them), so both records
+    train as written: info, not an error. Across splits: a warning."""
     d = ds(views("00000001", 1) + [record("00000001", "front", 1)], [record("00000001", "top", 1)])
     within = run("dataset.duplicate_id", d)
-    assert [(f.severity, f.record_index) for f in within] == [("error", 3)]
+    assert [(f.severity, f.record_index) for f in within] == [("info", 3)]
     across = run("dataset.duplicate_id_across_splits", d)
     assert [f.severity for f in across] == ["warning"] and "00000001_top" in across[0].message
 
@@ -227,3 +231,35 @@ def test_near_pair_search_by_segments_equals_the_full_distance_matrix():
         got = as_lists(_near_pairs(val, train, limit, max_candidates=3000))
         assert got == as_lists(_near_pairs_brute(val, train, limit, block_bytes=4096)), limit
         assert got and all(max(d) <= limit for _, _, d in got)
+
+
+def test_records_without_an_id_raise_nothing():
+    """Records with no 'id' key: TinyLLaVA never reads ids; no id check reports them."""
+    d = ds([{k: v for k, v in record("00000001", v, 1).items() if k != "id"} for v in ("front", "top")])
+    assert run("dataset.duplicate_id", d) == [] and run("dataset.duplicate_id_across_splits", d) == []
+
+
+@pytest.mark.parametrize("check,train,what", [
+    ("dataset.split_jsonl", lambda rs: "\n".join(map(json.dumps, rs)).encode(), "Extra data"),
+    ("dataset.split_bom", lambda rs: b"\xef\xbb\xbf" + json.dumps(rs).encode(), "Unexpected UTF-8 BOM"),
+    ("dataset.split_object", lambda rs: json.dumps({"data": rs}).encode(), "KeyError: 0"),
+])
+def test_split_files_json_load_rejects_are_errors_and_their_records_still_read(tmp_path, check, train, what):
+    """train.json as JSONL, with a BOM, or as {"data": [...]}: TinyLLaVA's json.load (or its list indexing)
+    stops training, so an error on the split naming TinyLLaVA's exception; the records are still read."""
+    make_clean_dataset(tmp_path, models=3, val_models=1)
+    rows = json.loads((tmp_path / "train.json").read_text())
+    (tmp_path / "train.json").write_bytes(train(rows))
+    d = load(tmp_path)
+    assert len(d.records["train"]) == len(rows) and d.load_errors == []
+    found = run(check, d)
+    assert [(f.severity, f.split) for f in found] == [("error", "train")] and what in found[0].message
+    others = {"dataset.split_jsonl", "dataset.split_bom", "dataset.split_object"} - {check}
+    assert all(run(c, d) == [] for c in others)
+
+
+def test_a_json_array_raises_no_split_format_finding(tmp_path):
+    """A JSON array, as json.load wants it: no split-format finding."""
+    make_clean_dataset(tmp_path, models=2, val_models=1)
+    d = load(tmp_path)
+    assert all(run(c, d) == [] for c in ("dataset.split_jsonl", "dataset.split_bom", "dataset.split_object"))

@@ -38,7 +38,7 @@ def rows(tmp_path):
     ("text.png", "image.not_an_image", "error"),
     ("tail.png", "image.trailing_data", "warning"),
     ("grey.png", "image.mode_converted", "info"),
-    ("rgba.png", "image.mode_converted", "warning"),
+    ("rgba.png", "image.mode_converted", "info"),      # alpha fully opaque: dropped unchanged
 ])
 def test_planted_image_problem_raises_its_finding(rows, name, check, severity):
     found = judge(rows[name])

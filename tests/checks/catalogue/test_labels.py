@@ -155,6 +155,15 @@ def test_over_long_answer_reports_the_cut(sp_path):
         ("tokens.over_max_length", "warning", 0)]
 
 
+def test_an_answer_cut_entirely_is_an_error(sp_path):
+    """Layout: a prompt whose image tokens alone fill max_length (TinyLLaVA's old default of 512 against
+    728 image tokens). Verdict: error, not the partial-cut warning. TinyLLaVA's collator truncates to
+    model_max_length, every answer label falls past the cut, and the sample trains on nothing."""
+    got = findings([rec(("human", PROMPT), ("gpt", cad_code(0)))], tokenizer=sp_path, max_length=740)
+    msg = got[("tokens.over_max_length", "error", 0)]
+    assert "the whole answer, so the sample trains on nothing" in msg
+
+
 def test_mask_mismatch_when_the_rule_misses_without_blanking(sp_path):
     got = findings([rec(("human", PROMPT), ("gpt", ""))], tokenizer=sp_path)
     assert "1 prompt tokens learned" in got[("labels.mask_mismatch", "warning", 0)]

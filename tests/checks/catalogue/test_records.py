@@ -7,10 +7,10 @@ import pytest
 
 from harness.checks import catalogue  # noqa: F401  (registers every check)
 from harness.checks.registry import get
-from harness.checks.runner import CheckContext
+from harness.checks.runner import CheckContext, run_checks
 from harness.config import CheckConfig
 from harness.data.records import parse_record
-from tests.support.datasets import PROMPT, openecad_code, record
+from tests.support.datasets import PROMPT, load, make_mixed_dataset, openecad_code, record
 
 
 @pytest.fixture
@@ -83,3 +83,54 @@ def test_a_record_without_image_has_no_path_finding(ctx):
 def test_placeholder_counts_every_occurrence(ctx):
     raw = {"conversations": conv(("human", PROMPT), ("gpt", "a ... b ... c ..."))}
     assert "3 time(s)" in run("record.placeholder_parameters", raw, ctx)[0].message
+
+
+def test_an_images_key_where_image_was_meant_is_an_error(ctx):
+    """{"images": "a.png", <image> in the question} without 'image': TinyLLaVA reads only 'image', never
+    opens the picture and trains on its blank: an error naming the key."""
+    bad = {k: v for k, v in CLEAN.items() if k != "image"} | {"images": CLEAN["image"]}
+    found = run("record.image_key_misnamed", bad, ctx)
+    assert [f.severity for f in found] == ["error"] and "'images'" in found[0].message
+
+
+def test_an_images_key_beside_image_and_a_text_only_record_raise_nothing(ctx):
+    """'image' present (an extra 'images' is ignored, the picture is used), or a text-only record with
+    neither key: TinyLLaVA trains both as meant."""
+    assert run("record.image_key_misnamed", CLEAN | {"images": ["x.png"]}, ctx) == []
+    text_only = {"id": "t", "conversations": conv(("human", "Say hi."), ("gpt", "Hi."))}
+    assert run("record.image_key_misnamed", text_only, ctx) == []
+
+
+def _mixed_with(tmp_path, *extra):
+    import json
+
+    root = make_mixed_dataset(tmp_path / "mixed")
+    train = json.loads((root / "train.json").read_text())
+    (root / "train.json").write_text(json.dumps(train + list(extra)))
+    return root, len(train)
+
+
+def test_text_only_records_in_a_mixed_dataset_raise_no_error(tmp_path):
+    """A LLaVA mix (nested COCO JPEGs, PNG renders, multi-turn, text-only records without 'image' or
+    <image>, a record without an id, repeated ids): TinyLLaVA trains every record as meant (a text-only
+    record gets its zero image and no image token), so no error finding and every record is sound."""
+    root, _ = _mixed_with(tmp_path)
+    res = run_checks(load(root), CheckConfig())
+    errors = [f for f in res.findings.to_pylist() if f["severity"] == "error"]
+    assert errors == []
+    d = load(root)
+    assert {s: len(v) for s, v in res.sound.items()} == {s: len(v) for s, v in d.records.items()}
+    assert any(r.image is None for r in res.sound["train"])
+
+
+def test_image_token_without_an_image_and_images_key_are_errors_in_a_mixed_dataset(tmp_path):
+    """<image> in the question but no 'image' (the image slot is filled from a blank picture), and an
+    'images' key instead of 'image' (the picture is never used): one error each, on its record."""
+    no_image = {"id": "n", "conversations": conv(("human", PROMPT), ("gpt", "a shape"))}
+    plural = {"id": "p", "images": "renders/00000000_front.png",
+              "conversations": conv(("human", PROMPT), ("gpt", "a shape"))}
+    root, n = _mixed_with(tmp_path, no_image, plural)
+    res = run_checks(load(root), CheckConfig())
+    errors = {(f["check"], f["record_index"]) for f in res.findings.to_pylist() if f["severity"] == "error"}
+    assert ("labels.placeholders", n) in errors and ("record.image_key_misnamed", n + 1) in errors
+    assert {i for _, i in errors} == {n, n + 1}
