@@ -6,6 +6,7 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.estimate.flops import PRESETS
+from harness.target.presets import TARGET_PRESETS
 
 VIEWS = ("front", "top", "right")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -148,7 +149,9 @@ class LabelsConfig(DatasetRun):
     tokenizer and lengths)."""
 
 
-TARGETS = tuple(PRESETS)               # the target-model presets, as harness.estimate.flops defines them
+# the target-model presets: harness.estimate.flops's names first, then those only measured
+TARGETS = tuple(dict.fromkeys([*PRESETS, *TARGET_PRESETS]))
+TARGET_DTYPES = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -163,7 +166,9 @@ class BenchConfig:
     workers: int = 0
     device: str = "auto"
     compile: str = "auto"              # auto: eager only on CPU, eager and compiled elsewhere
-    target: str = "openecad-0.89b"
+    target: str = "openecad-0.89b"     # a preset, or a TinyLLaVA model folder / its config.json
+    target_depths: tuple[int, ...] = ()  # measure the target cut to these depths; (0,): the whole model
+    target_dtype: str = "auto"         # auto: fp32 on CPU and MPS, bf16 on CUDA
     target_params: int | None = None   # scales the preset's FLOPs to a model of this many parameters
     mfu: tuple[float, float] = (0.15, 0.35)
     full_epochs: int = 3
@@ -180,7 +185,12 @@ class BenchConfig:
         _require(self.workers >= 0, "--workers must be 0 or more")
         _require(self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}")
         _require(self.compile in COMPILE_SETTINGS, f"--compile must be one of {', '.join(COMPILE_SETTINGS)}")
-        _require(self.target in TARGETS, f"--target must be one of {', '.join(TARGETS)}")
+        _require(self.target in TARGETS or Path(self.target).exists(),
+                 f"--target must be one of {', '.join(TARGETS)} or a TinyLLaVA config.json / folder")
+        d = self.target_depths
+        _require(d in ((), (0,)) or (len(set(d)) >= 2 and all(x >= 1 for x in d)),
+                 "--target-depth must be 'all' or two or more distinct depths of at least 1, e.g. 1,2")
+        _require(self.target_dtype in TARGET_DTYPES, f"--target-dtype must be one of {', '.join(TARGET_DTYPES)}")
         _require(self.target_params is None or self.target_params > 0, "--target-params must be positive")
         lo, hi = self.mfu
         _require(0 < lo <= hi <= 1, "--mfu must be LOW,HIGH with 0 < LOW <= HIGH <= 1 (fractions)")

@@ -179,6 +179,7 @@ class BenchResult:
     batches: list[BatchBench]
     rows: list[dict]                      # BENCH rows
     estimates: list[dict]                 # ESTIMATES rows
+    target: list[dict] = field(default_factory=list)   # TARGET rows (--target-depth), else empty
 
 
 def usable_records(dataset: Any) -> list:
@@ -290,13 +291,17 @@ def estimate_rows(cfg: BenchConfig, dataset: Any, records: list, results: list[B
     from harness.estimate import flops
     from harness.estimate.proxy import proxy_estimates, scales
 
+    n_train = len(dataset.records.get("train", []))
+    if cfg.target not in flops.PRESETS:      # measured-only targets have no FLOPs model: proxy rows alone
+        return [r for b in results for r in proxy_estimates(
+            step_seconds=fastest_step(b)[0], batch_size=b.batch_size, epochs=cfg.full_epochs,
+            dataset_conversations=n_train, device=device, statistic="mean")]
     model = flops.PRESETS[cfg.target]()
     scale = 1.0 if cfg.target_params is None else cfg.target_params / model.params()
     note = "" if cfg.target_params is None else (
         f" scaled to {cfg.target_params / 1e9:.2f}B params (FLOPs x {scale:.3f})")
     texts = [(len(r.prompt), len(r.answer)) for r in records]
     per_sample, tokens = flops.mean_step_flops(model, texts, scale=scale)
-    n_train = len(dataset.records.get("train", []))
     rows = []
     for b in results:
         step_s, _ = fastest_step(b)

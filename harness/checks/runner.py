@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness.checks import catalogue  # noqa: F401  (registers every check)
-from harness.checks.catalogue.dataset import model_and_view
+from harness.checks.catalogue.dataset import model_of
 from harness.checks.catalogue.images import worker_failed
 from harness.checks.findings import Finding
 from harness.checks.image_pass import measure_images_chunk, rows_to_batch
@@ -233,12 +233,11 @@ def _image_findings(images: pa.Table, ctx) -> tuple[list[Finding], set[str]]:
 
 
 def _record_rows(dataset, ctx: CheckContext, unsound: set) -> list[dict]:
-    cfg = ctx.cfg
     rows = []
     for r in dataset.all_records():
         turns = r.turns or ()
         row = {"split": r.split, "record_index": r.index, "id": r.id, "image": r.image,
-               "model": model_and_view(cfg.model_pattern, r.image)[0],
+               "model": model_of(dataset, ctx, r.image),
                "sound": (r.split, r.index) not in unsound,
                "turns": len(turns) if r.turns is not None else None,
                "prompt_chars": len(r.prompt), "answer_chars": len(r.answer),

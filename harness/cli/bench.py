@@ -7,7 +7,7 @@ import click
 
 from harness.cli import options
 from harness.cli.options import default
-from harness.config import TARGETS, BenchConfig
+from harness.config import TARGET_DTYPES, TARGETS, BenchConfig
 
 
 def _ints(value: str) -> tuple[int, ...]:
@@ -37,8 +37,13 @@ def _mfu(value: str) -> tuple[float, float]:
               help="Loader worker threads.")
 @options.device_option
 @options.compile_option
-@click.option("--target", default=default(BenchConfig, "target"), show_default=True, type=click.Choice(TARGETS),
-              help="Target model preset.")
+@click.option("--target", default=default(BenchConfig, "target"), show_default=True,
+              help=f"Target model: a preset ({', '.join(TARGETS)}) or a TinyLLaVA model folder / config.json.")
+@click.option("--target-depth", "target_depths", default=None,
+              help="Measure the target with random weights, cut to these depths (e.g. 1,2) and extrapolated "
+                   "to full depth; 'all' measures the whole model. Off by default.")
+@click.option("--target-dtype", default=default(BenchConfig, "target_dtype"), show_default=True,
+              type=click.Choice(TARGET_DTYPES), help="auto: fp32 on CPU and MPS, bf16 on CUDA.")
 @click.option("--target-params", type=int, help="Scale the target's FLOPs to this many parameters.")
 @click.option("--mfu", default=",".join(map(str, default(BenchConfig, "mfu"))), show_default=True,
               help="Assumed MFU range LOW,HIGH.")
@@ -46,9 +51,11 @@ def _mfu(value: str) -> tuple[float, float]:
               help="Epochs of the estimated training.")
 @options.out_option
 @options.cli_errors
-def command(dataset, batch_sizes, compile_, mfu, **opts) -> None:
+def command(dataset, batch_sizes, compile_, mfu, target_depths, **opts) -> None:
     """Time each stage of the hot path and the training step on DATASET (default: synthetic DeepCAD 1K)."""
     from harness.runs.bench import run_bench
 
-    cfg = BenchConfig(dataset=dataset, batch_sizes=_ints(batch_sizes), compile=compile_, mfu=_mfu(mfu), **opts)
+    depths = () if target_depths is None else (0,) if target_depths.strip() == "all" else _ints(target_depths)
+    cfg = BenchConfig(dataset=dataset, batch_sizes=_ints(batch_sizes), compile=compile_, mfu=_mfu(mfu),
+                      target_depths=depths, **opts)
     options.finish(run_bench(cfg, progress=options.progress()))

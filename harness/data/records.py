@@ -14,6 +14,16 @@ from typing import Any
 
 from harness.data.layout import SPLITS, DatasetPaths
 
+QUESTION, ANSWER, DROPPED = "question", "answer", "dropped"
+
+
+def turn_slots(turns) -> list[str]:
+    """What TinyLLaVA's ``_get_list_from_message`` makes of each (role, text) turn, by position: a first
+    turn whose ``from`` is not exactly ``"human"`` is dropped; the rest alternate question, answer by their
+    index (roles after the first turn are never read)."""
+    skip = 1 if turns and turns[0][0] != "human" else 0
+    return [DROPPED if i < skip else QUESTION if i % 2 == skip else ANSWER for i in range(len(turns))]
+
 
 @dataclass(kw_only=True, frozen=True)
 class Record:
@@ -27,15 +37,21 @@ class Record:
     # (role, text) pairs when ``conversations`` is a list of {from, value} strings; None otherwise.
     turns: tuple[tuple[str, str], ...] | None = None
 
+    def _joined(self, slot: str) -> str:
+        turns = self.turns or ()
+        return "\n".join(v for (_, v), s in zip(turns, turn_slots(turns)) if s == slot)
+
     @property
     def prompt(self) -> str:
-        """Text of the human turns, joined; empty when the record is malformed."""
-        return "\n".join(v for r, v in (self.turns or ()) if r == "human")
+        """Text of the questions as TinyLLaVA pairs the turns (``turn_slots``), joined; empty when the
+        record is malformed."""
+        return self._joined(QUESTION)
 
     @property
     def answer(self) -> str:
-        """Text of the gpt turns, joined; empty when the record is malformed."""
-        return "\n".join(v for r, v in (self.turns or ()) if r == "gpt")
+        """Text of the answers as TinyLLaVA pairs the turns (``turn_slots``), joined; empty when the
+        record is malformed."""
+        return self._joined(ANSWER)
 
 
 @dataclass(kw_only=True)

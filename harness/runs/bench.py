@@ -19,6 +19,7 @@ from harness.results.report.bench import report, stages_png, throughput_png
 from harness.results.run import RunResult
 from harness.results.write import write_run
 from harness.runs.defaults import dataset_paths
+from harness.target.presets import TargetSpec, resolve_target
 from harness.train.device import describe, pick_device, set_threads, use_compile
 
 
@@ -42,6 +43,7 @@ def run_bench(cfg: BenchConfig, progress: Progress = SILENT) -> BenchRun:
     paths = dataset_paths(cfg.dataset, progress=progress)
     dataset = load_dataset(paths)
     records = usable_records(dataset)
+    target = resolve_target(cfg.target) if cfg.target_depths else None   # a bad path fails before measuring
     need = (cfg.warmup + cfg.steps) * max(cfg.batch_sizes)
     if len(records) < need:
         raise UsageError(f"the bench needs {need} usable train samples ((warmup {cfg.warmup} + steps "
@@ -55,6 +57,9 @@ def run_bench(cfg: BenchConfig, progress: Progress = SILENT) -> BenchRun:
                            estimates=estimate_rows(cfg, dataset, records, batches, device.type))
     tables = {"bench": pa.Table.from_pylist(measured.rows, schema=schema.BENCH),
               "estimates": pa.Table.from_pylist(measured.estimates, schema=schema.ESTIMATES)}
+    if target is not None:
+        measured.target = target_rows(cfg, target, records, device, progress)
+        tables["target"] = pa.Table.from_pylist(measured.target, schema=schema.TARGET)
     out = Path(cfg.out) if cfg.out else default_out("bench")
     files = write_run(out, run_metadata("bench", cfg, device=describe(device.type)), tables,
                       report=report(measured, cfg),
@@ -62,8 +67,32 @@ def run_bench(cfg: BenchConfig, progress: Progress = SILENT) -> BenchRun:
     notes = [f"batch {b.batch_size}: loader {b.harness.samples_per_s:,.0f} samples/s (torchvision "
              f"{b.torchvision.samples_per_s:,.0f}); train step {b.batch_size / _mean(b.eager.step_seconds):,.1f} "
              f"samples/s; bottleneck {b.bottleneck}" for b in batches]
+    notes += [f"target batch {r['batch_size']}: full depth {r['step_seconds']:.2f} s/step, "
+              f"{r['peak_memory_bytes'] / 2**30:.2f} GiB ({r['kind']})" for r in measured.target
+              if r["step_seconds"] is not None and (r["kind"] == "extrapolated" or cfg.target_depths == (0,))]
     return BenchRun(command="bench", out=out, tables=tables, files=files, notes=notes, measured=measured,
                     seconds=time.perf_counter() - t0)
+
+
+def tokens_per_sample(records: list, image_tokens: int, max_length: int) -> int:
+    """Mean LM positions per sample: ceil(prompt chars / 3.5) + ceil(answer chars / 3.5) + image tokens,
+    capped at ``max_length`` (no tokenizer: the FLOPs model's rule, ``flops.sample_tokens``)."""
+    from harness.estimate.flops import sample_tokens
+
+    totals = [sample_tokens(len(r.prompt), len(r.answer), image_tokens=image_tokens, max_length=max_length)[0]
+              for r in records]
+    return max(image_tokens + 2, round(sum(totals) / max(len(totals), 1)))
+
+
+def target_rows(cfg: BenchConfig, spec: TargetSpec, records: list, device, progress: Progress) -> list[dict]:
+    """The target model measured with random weights (``harness.target.measure``): TARGET rows."""
+    from harness.target.measure import default_dtype, measure_target
+
+    tokens = tokens_per_sample(records, spec.image_tokens, spec.max_length)
+    dtype = default_dtype(device) if cfg.target_dtype == "auto" else cfg.target_dtype
+    depths = None if cfg.target_depths == (0,) else list(cfg.target_depths)
+    return measure_target(spec, cfg.batch_sizes, depths, device, dtype, cfg.steps, cfg.warmup, tokens,
+                          progress=progress, seed=cfg.seed)
 
 
 def _mean(xs: list[float]) -> float:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.data.records import Record
+from harness.data.records import ANSWER, QUESTION, Record, turn_slots
 from harness.text.proxy import IMAGE_PLACEHOLDER
 from harness.text.templates import PROMPT, Template
 from harness.text.tokenizers import Key, PieceTokenizer
@@ -51,11 +51,11 @@ class RecordAnalysis:
 
 
 def split_turns(turns: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]] | None:
-    """Questions and answers as TinyLLaVA pairs them: by position, a leading non-human turn skipped;
-    None where its "qa is not match" assertion would stop training."""
-    skip = 1 if turns and turns[0][0] != "human" else 0
-    qs = [t for i, (_, t) in enumerate(turns) if i >= skip and i % 2 == skip]
-    ans = [t for i, (_, t) in enumerate(turns) if i >= skip and i % 2 != skip]
+    """Questions and answers as TinyLLaVA pairs them (``harness.data.records.turn_slots``); None where its
+    "qa is not match" assertion would stop training."""
+    slots = turn_slots(turns)
+    qs = [t for (_, t), s in zip(turns, slots) if s == QUESTION]
+    ans = [t for (_, t), s in zip(turns, slots) if s == ANSWER]
     return (qs, ans) if len(qs) == len(ans) else None
 
 

@@ -69,3 +69,18 @@ def test_a_file_that_cannot_be_read_stays_a_load_error(tmp_path):
     """Broken JSON (not JSONL either): nothing can be read; a load error, not a format problem."""
     ds = _load(tmp_path, b"[{not json")
     assert ds.records["train"] == [] and ds.format_problems == [] and ds.load_errors[0][0] == "train"
+
+
+def test_prompt_and_answer_follow_tinyllavas_positional_pairing():
+    """[system, human, assistant]: TinyLLaVA drops the system turn and pairs the rest by position, so the
+    record's prompt is the human turn and its answer the assistant turn (what the loader and the answer
+    checks use); [human, gpt] is unchanged."""
+    from harness.data.records import parse_record
+
+    def conv(*turns):
+        return {"conversations": [{"from": f, "value": v} for f, v in turns]}
+
+    r = parse_record("train", 0, conv(("system", "s"), ("human", "q"), ("assistant", "a")))
+    assert (r.prompt, r.answer) == ("q", "a")
+    r = parse_record("train", 0, conv(("human", "q1"), ("gpt", "a1"), ("human", "q2"), ("gpt", "a2")))
+    assert (r.prompt, r.answer) == ("q1\nq2", "a1\na2")

@@ -11,15 +11,25 @@ from __future__ import annotations
 import ast
 import functools
 import math
+import re
 from collections.abc import Iterable
 
 from harness.checks.findings import Finding
 from harness.checks.registry import register
+from harness.data.records import ANSWER, turn_slots
 
 API = frozenset(("add_sketchplane", "add_sketchplane_ref", "add_line", "add_arc", "add_circle", "add_loop",
                  "add_profile", "add_sketch", "add_extrude"))
-# Answers without this marker are not OpenECAD code (free text, seed-style summaries): not judged.
-CODE_MARKER = "add_"
+# An answer is meant to be OpenECAD code when a line of it starts with a call of the API, bare or assigned
+# to a name (`Line0 = add_line(`, `add_extrude(`), as every line the converter writes does. Prose that names
+# a function mid-sentence, other code (`parser.add_argument(`) and seed-style summaries are not judged.
+CODE_LINE = re.compile(r"^[ \t]*(?:[A-Za-z_]\w*[ \t]*=[ \t]*)?(?:" + "|".join(sorted(API, key=len, reverse=True))
+                       + r")[ \t]*\(", re.MULTILINE)
+
+
+def is_cad_code(text: str) -> bool:
+    """Is this answer meant to be OpenECAD code (a line starts with an API call)? Cheap: one regex search."""
+    return CODE_LINE.search(text) is not None
 
 
 class CodeError(ValueError):
@@ -111,13 +121,15 @@ def validate_code(text: str) -> None:
 
 
 @register("record.code_does_not_parse", kind="record", severity="warning",
-          description="an OpenECAD-style answer (contains 'add_') that does not parse as the API's code",
-          api=sorted(API), marker=CODE_MARKER)
+          description="an answer meant to be OpenECAD code (a line of it starts with a call of the API, bare or "
+                      "assigned to a name) that does not parse as the API's code; answers by TinyLLaVA's "
+                      "positional pairing; other answers (prose, other code) are not judged",
+          api=sorted(API), code_line=CODE_LINE.pattern)
 def check_code_parses(record, ctx) -> Iterable[Finding]:
     if record.turns is None:
         return
-    for i, (role, text) in enumerate(record.turns):
-        if role != "gpt" or CODE_MARKER not in text:
+    for i, ((_, text), slot) in enumerate(zip(record.turns, turn_slots(record.turns))):
+        if slot != ANSWER or not is_cad_code(text):
             continue
         # A model's views share their answer: parsed once per distinct text.
         problem = (ctx.once(("code_does_not_parse", text), functools.partial(_problem, text)) if ctx is not None

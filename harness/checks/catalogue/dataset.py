@@ -11,6 +11,7 @@ import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow.compute as pc
@@ -35,9 +36,62 @@ def model_and_view(pattern: str, image: str | None) -> tuple[str | None, str | N
     return g.get("model"), g.get("view")
 
 
+# Do image names encode a model and a view (CAD renders: <model>_<view>.png, a few view names shared by most
+# images), or is the part after the last underscore just part of a photo's name (my_photo.jpg)? Decided once
+# per dataset: names encode models when at least VIEW_SHARE of the names matching model_pattern carry a view
+# that is a configured view or one of the FEW_VIEWS commonest names that several images share.
+VIEW_SHARE = 0.5
+FEW_VIEWS = 16
+
+
+@dataclass(frozen=True)
+class NameScheme:
+    models: bool              # names encode (model, view): per-model checks apply
+    matched: int              # distinct record images whose name matches model_pattern
+    unmatched: int            # distinct record images whose name does not
+    with_view: int            # matched names whose view is a configured or shared view name
+    views: tuple[str, ...]    # those view names, commonest first
+
+    def describe(self) -> str:
+        share = f"{self.with_view} of {self.matched} matching image names"
+        if self.models:
+            return (f"image names encode a model and a view: {share} end in one of {len(self.views)} view "
+                    f"name(s) ({', '.join(self.views[:6])}); leakage and views are checked per model")
+        return (f"image names do not encode models: only {share} end in a view name shared by several "
+                f"images; leakage is judged by image content and answer only")
+
+
+def name_scheme(dataset, ctx) -> NameScheme:
+    """The dataset's one decision on what its image names mean (memoised for the run)."""
+    return ctx.once(("name_scheme",), functools.partial(_name_scheme, dataset, ctx.cfg))
+
+
+def _name_scheme(dataset, cfg) -> NameScheme:
+    names = {r.image for r in dataset.all_records() if isinstance(r.image, str) and r.image}
+    parsed = {n: model_and_view(cfg.model_pattern, n) for n in names}
+    views = Counter(v for m, v in parsed.values() if m is not None)
+    matched = sum(views.values())
+    known = {v for v in views if v in set(cfg.views)}
+    known |= {v for v, k in views.most_common(FEW_VIEWS) if k >= 2}
+    with_view = sum(views[v] for v in known)
+    return NameScheme(models=matched > 0 and with_view >= VIEW_SHARE * matched, matched=matched,
+                      unmatched=len(names) - matched, with_view=with_view,
+                      views=tuple(v for v, _ in views.most_common() if v in known))
+
+
+def model_of(dataset, ctx, image: str | None) -> str | None:
+    """The model an image shows, by its name; None when the name does not encode one (or the dataset's
+    names do not encode models at all)."""
+    if not name_scheme(dataset, ctx).models:
+        return None
+    return model_and_view(ctx.cfg.model_pattern, image)[0]
+
+
 def _models(dataset, ctx) -> dict[str, dict[str, set[str]]]:
-    """split -> model -> views used by that split's records."""
+    """split -> model -> views used by that split's records (empty when names do not encode models)."""
     out: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    if not name_scheme(dataset, ctx).models:
+        return out
     for r in dataset.all_records():
         model, view = model_and_view(ctx.cfg.model_pattern, r.image)
         if model is not None:
@@ -130,7 +184,7 @@ def answer_across_splits(dataset, images, ctx) -> Iterable[Finding]:
     by_answer: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
     for r in dataset.all_records():
         if r.turns and r.answer.strip():
-            by_answer[r.answer][r.split].add(model_and_view(ctx.cfg.model_pattern, r.image)[0] or r.image)
+            by_answer[r.answer][r.split].add(model_of(dataset, ctx, r.image) or r.image)
     for answer, splits in by_answer.items():
         train, val = splits.get("train", set()), splits.get("val", set())
         if train and val and not (train & val):   # shared models are reported as leakage
@@ -147,7 +201,7 @@ def answer_shared(dataset, images, ctx) -> Iterable[Finding]:
         by_answer: dict[str, set] = defaultdict(set)
         for r in recs:
             if r.turns and r.answer.strip():
-                by_answer[r.answer].add(model_and_view(ctx.cfg.model_pattern, r.image)[0] or r.image)
+                by_answer[r.answer].add(model_of(dataset, ctx, r.image) or r.image)
         shared = [m for m in by_answer.values() if len(m) > 1]
         if shared:
             yield answer_shared.finding(f"{len(shared)} answers are shared by several models "
@@ -177,6 +231,17 @@ def model_pattern_unmatched(dataset, images, ctx) -> Iterable[Finding]:
         yield model_pattern_unmatched.finding(
             f"{len(bad)} record images do not match {ctx.cfg.model_pattern!r} "
             f"(e.g. {bad[0].image!r}): leakage and views are not checked for them")
+
+
+@register("dataset.model_ids", kind="dataset", severity="info", view_share=VIEW_SHARE, few_views=FEW_VIEWS,
+          description="whether image names encode a model and a view (at least view_share of the names matching "
+                      "model_pattern end in a configured view or one of the few_views commonest names shared by "
+                      "several images): per-model leakage and views apply only then; said when the names do "
+                      "not, or when some names do not match the pattern (a mix)")
+def model_ids(dataset, images, ctx) -> Iterable[Finding]:
+    scheme = name_scheme(dataset, ctx)
+    if scheme.matched and (not scheme.models or scheme.unmatched):
+        yield model_ids.finding(scheme.describe())
 
 
 @register("dataset.orphan_image", kind="dataset", severity="warning",

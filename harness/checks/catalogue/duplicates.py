@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from harness.checks.catalogue.dataset import _decoded, _image_splits, model_and_view
+from harness.checks.catalogue.dataset import _decoded, _image_splits, model_of
 from harness.checks.findings import Finding
 from harness.checks.registry import register
 
@@ -177,7 +177,6 @@ def _near_pairs(vh: np.ndarray, th: np.ndarray, limit: int, max_candidates: int 
           block_bytes=NEAR_BLOCK_BYTES)
 def near_duplicate_across_splits(dataset, images, ctx) -> Iterable[Finding]:
     used = _image_splits(dataset)
-    pattern = ctx.cfg.model_pattern
     cols = _decoded(images, "image", "pixel_hash", "phash")
     names, keys, ph, has = cols["image"], cols["pixel_hash"], cols["phash"], cols["has_phash"]
     train = [i for i, n in enumerate(names) if has[i] and "train" in used.get(n, ())]
@@ -186,7 +185,7 @@ def near_duplicate_across_splits(dataset, images, ctx) -> Iterable[Finding]:
         return
     # Integer codes of each decoded image's pixel hash and model: candidates compared as arrays.
     key_code = _codes(keys)
-    model_code = _codes([model_and_view(pattern, n)[0] or n for n in names])
+    model_code = _codes([model_of(dataset, ctx, n) or n for n in names])
     train_a = np.array(train, np.int64)
     found = []
     for vi, cands, dists in _near_pairs(ph[val], ph[train], ctx.cfg.phash_distance):
@@ -226,7 +225,7 @@ def exact_duplicate_within_split(dataset, images, ctx) -> Iterable[Finding]:
         groups = _groups(cols["pixel_hash"], cols["image"], lambda n, split=split: split in used.get(n, ()))
         answers = _answers(dataset, [n for g in groups for n in g])
         for names in groups:
-            models = {model_and_view(ctx.cfg.model_pattern, n)[0] or n for n in names}
+            models = {model_of(dataset, ctx, n) or n for n in names}
             if len(models) > 1:
                 distinct = {a for n in names for a in answers[n]}
                 yield exact_duplicate_within_split.finding(

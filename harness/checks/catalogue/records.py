@@ -10,8 +10,13 @@ from collections.abc import Iterable
 
 from harness.checks.findings import Finding
 from harness.checks.registry import register
+from harness.data.records import ANSWER, DROPPED, QUESTION, turn_slots
+from harness.text.analysis import split_turns
 
-ROLES = ("human", "gpt")
+# Roles read as meant after the first turn (TinyLLaVA reads none of them; these say what the record means).
+USER_ROLES = ("human", "user")
+ASSISTANT_ROLES = ("gpt", "assistant")
+KNOWN_ROLES = frozenset(USER_ROLES + ASSISTANT_ROLES + ("system",))
 IMAGE_TOKEN = "<image>"
 # Seed-style answers write `...` where arc and circle parameters should be.
 PLACEHOLDER = "..."
@@ -42,31 +47,59 @@ def conversations_malformed(record, ctx) -> Iterable[Finding]:
 
 
 @register("record.turn_structure", kind="record", severity="error",
-          description="turns must alternate human/gpt starting with human, in pairs: otherwise the "
-                      "'qa is not match' assertion stops training", roles=list(ROLES))
+          description="turns as TinyLLaVA's _get_list_from_message pairs them: a first turn whose 'from' is not "
+                      "exactly 'human' is dropped, the rest alternate question, answer by position, roles unread. "
+                      "Error: no turns (trains on nothing), unequal counts (assertion 'qa is not match' stops "
+                      "training), or a user turn in an answer slot or an assistant turn in a question slot (a "
+                      "question trained as an answer). Warning: a dropped first turn (system prompt, greeting) "
+                      "with the rest pairing as meant. Info: roles it does not know, trained by position",
+          user_roles=list(USER_ROLES), assistant_roles=list(ASSISTANT_ROLES))
 def turn_structure(record, ctx) -> Iterable[Finding]:
     turns = record.turns
     if turns is None:
         return
-    problems = []
-    unknown = sorted({r for r, _ in turns if r not in ROLES})
-    if unknown:
-        problems.append(f"unknown role {', '.join(map(repr, unknown))}")
     if not turns:
-        problems.append("no turns")
-    elif len(turns) % 2:
-        problems.append(f"odd number of turns ({len(turns)})")
-    if not unknown and any(r != ROLES[i % 2] for i, (r, _) in enumerate(turns)):
-        problems.append("turns do not alternate human/gpt starting with human")
-    if problems:
-        yield turn_structure.on_record(record, "; ".join(problems) + " (assertion 'qa is not match')")
+        yield turn_structure.on_record(record, "no turns: the prompt is empty and every label is ignored")
+        return
+    slots = turn_slots(turns)
+    dropped = (f"turn 0 ({turns[0][0]!r}) is dropped: TinyLLaVA skips a first turn whose 'from' is not exactly "
+               f"'human'" if slots[0] == DROPPED else "")
+    qa = split_turns(turns)
+    if qa is None:
+        nq, na = slots.count(QUESTION), slots.count(ANSWER)
+        yield turn_structure.on_record(
+            record, "; ".join(filter(None, [
+                dropped, f"{nq} question(s) and {na} answer(s) by position, the last question unanswered "
+                         "(assertion 'qa is not match' stops training)"])))
+        return
+    wrong = [f"turn {i} ({role!r}) is trained as {'an answer' if slot == ANSWER else 'a question'}"
+             for i, ((role, _), slot) in enumerate(zip(turns, slots))
+             if (slot == ANSWER and role not in ASSISTANT_ROLES and role in KNOWN_ROLES)
+             or (slot == QUESTION and role in ASSISTANT_ROLES)]
+    if wrong:
+        yield turn_structure.on_record(
+            record, "; ".join(filter(None, [dropped, "paired by position, " + ", ".join(wrong[:3])
+                                            + (f" (+{len(wrong) - 3} more)" if len(wrong) > 3 else "")
+                                            + ": the sample trains on a spoiled conversation"])))
+        return
+    if dropped:
+        yield turn_structure.on_record(
+            record, f"{dropped} ({len(turns[0][1])} chars not trained; the template's own system prompt is "
+                    "used); the rest pairs as meant", severity="warning")
+        return
+    unknown = sorted({r for (r, _), s in zip(turns, slots) if s != DROPPED and r not in KNOWN_ROLES})
+    if unknown:
+        yield turn_structure.on_record(
+            record, f"role(s) {', '.join(map(repr, unknown))} unknown: TinyLLaVA never reads them and trains "
+                    "the turns by position", severity="info")
 
 
 @register("record.prompt_empty", kind="record", severity="warning",
-          description="an empty human turn: trains, but without an instruction")
+          description="an empty question (by TinyLLaVA's positional pairing): trains, but without an instruction")
 def prompt_empty(record, ctx) -> Iterable[Finding]:
-    for i, (role, text) in enumerate(record.turns or ()):
-        if role == "human" and not text.strip():
+    turns = record.turns or ()
+    for i, ((_, text), slot) in enumerate(zip(turns, turn_slots(turns))):
+        if slot == QUESTION and not text.strip():
             yield prompt_empty.on_record(record, f"turn {i}: empty prompt")
 
 
@@ -108,7 +141,8 @@ def image_key_misnamed(record, ctx) -> Iterable[Finding]:
           description="'...' in an answer: placeholder parameters teach code that cannot rebuild the model",
           placeholder=PLACEHOLDER)
 def placeholder_parameters(record, ctx) -> Iterable[Finding]:
-    n = sum(t.count(PLACEHOLDER) for r, t in (record.turns or ()) if r == "gpt")
+    turns = record.turns or ()
+    n = sum(t.count(PLACEHOLDER) for (_, t), s in zip(turns, turn_slots(turns)) if s == ANSWER)
     if n:
         yield placeholder_parameters.on_record(
             record, f"placeholder parameters: '{PLACEHOLDER}' {n} time(s) in the answer")

@@ -135,7 +135,10 @@ def _target_tables(res, cfg) -> list[str]:
     if any(r["kind"] == "extrapolated" for r in res.target):
         lines += ["", ("Extrapolated = fixed + per LM block x LM blocks + per vision block x vision blocks, "
                   "least squares over the measured cut copies (each tower's depth varied with the other "
-                  "held), evaluated at full depth; the same fit for peak memory.")]
+                  "held), evaluated at full depth; the same fit for peak memory; never below a measured copy's figure. "
+                  "Each block is timed only by the difference of two copies: with few --steps on a busy "
+                  "machine the slopes are noisy (compare the batch sizes); more steps, or a third depth "
+                  "(--target-depth 1,2,3), steady them.")]
     proxy = [r for r in res.estimates if r["basis"] == "proxy"]
     lines += ["", f"### Full training of the target from its measured step ({cfg.full_epochs} epochs)", "",
               "| batch | scale | conversations | s/step | total | formula |", "|---|---|---|---|---|---|"]

@@ -74,3 +74,32 @@ def test_check_parses_each_distinct_answer_once_per_run():
     assert [len(f) for f in found] == [1, 0, 1, 0, 1]   # every view of a broken answer is reported
     assert found[0][0].message == found[2][0].message
     assert sorted(v is None for v in ctx.memo.values()) == [False, True]   # two texts, two parses
+
+
+def test_only_answers_meant_as_cad_code_are_judged():
+    """Answers of a mixed dataset: prose naming add_line mid-sentence, other Python code with add_ methods,
+    a plain description: not OpenECAD code, so not judged (no finding); a broken answer whose lines start
+    with API calls is judged and warned. TinyLLaVA trains every one of them; only CAD code is meant to run
+    in OpenECAD."""
+    from harness.checks.catalogue.cadcode import is_cad_code
+
+    check = get("record.code_does_not_parse")
+    prose = ["Use add_line( with two points, then add_extrude( to give it depth.",
+             "import argparse\nparser = argparse.ArgumentParser()\nparser.add_argument('--x')",
+             "fig.add_subplot(1, 1, 1)\nax = fig.add_axes([0, 0, 1, 1])",
+             "A grey extruded shape on a white background."]
+    for text in prose:
+        assert not is_cad_code(text) and list(check.fn(_rec(text), None)) == []
+    broken = "SketchPlane0 = add_sketchplane(\n\torigin= [0., 0., 0.], normal= [0., 0., 1.]"
+    assert is_cad_code(broken) and is_cad_code("  add_extrude(sketch= Sketch0)")
+    assert len(list(check.fn(_rec(broken), None))) == 1
+
+
+def test_code_in_a_human_assistant_record_is_judged_as_the_answer():
+    """[human, assistant] with broken code in the assistant turn: TinyLLaVA pairs it as the answer by
+    position, so the check judges it (warning); code in the question is never judged."""
+    check = get("record.code_does_not_parse")
+    r = parse_record("val", 0, {"conversations": [{"from": "human", "value": "Loop0 = add_loop(Curves0)"},
+                                                  {"from": "assistant", "value": "Loop0 = add_loop(Curves0)"}]})
+    found = list(check.fn(r, None))
+    assert len(found) == 1 and found[0].message.startswith("turn 1:")

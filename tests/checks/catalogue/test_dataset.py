@@ -263,3 +263,50 @@ def test_a_json_array_raises_no_split_format_finding(tmp_path):
     make_clean_dataset(tmp_path, models=2, val_models=1)
     d = load(tmp_path)
     assert all(run(c, d) == [] for c in ("dataset.split_jsonl", "dataset.split_bom", "dataset.split_object"))
+
+
+# ---- do image names encode a model and a view? (decided once per dataset)
+
+def _photos(names, split="train"):
+    return [record("x", "y", i, image=n) for i, n in enumerate(names)]
+
+
+def test_photo_names_with_underscores_are_not_model_ids():
+    """train my_photo.jpg, val my_cat.jpg (and other photos whose 'views' are all distinct): the names do
+    not encode models, so no model leakage is claimed (TinyLLaVA trains each photo as its own sample;
+    leakage is judged by pixels and answers); an info says which way the decision went."""
+    train = _photos(["my_photo.jpg", "holiday_beach.jpg", "img_0001.jpg", "img_0002.jpg"])
+    val = _photos(["my_cat.jpg", "img_0003.jpg"])
+    d = ds(train, val)
+    assert run("dataset.model_leakage", d) == [] and run("dataset.views_per_model", d) == []
+    found = run("dataset.model_ids", d)
+    assert [f.severity for f in found] == ["info"] and "do not encode models" in found[0].message
+
+
+def test_cad_names_with_shared_views_keep_per_model_leakage():
+    """<model>_<view>.png with a few shared view names, one model in both splits: names encode models, so
+    leakage is an error as before; the pure CAD case says nothing about the decision (no new finding)."""
+    d = ds(views("00000001", 1, ("front", "top")) + views("00000002", 2), views("00000001", 1, ("right",)))
+    assert [f.severity for f in run("dataset.model_leakage", d)] == ["error"]
+    assert run("dataset.model_ids", d) == []
+
+
+def test_a_mix_of_photos_and_renders_keeps_models_and_says_so():
+    """COCO names (no underscore, unmatched) beside <model>_<view> renders: the matched names carry shared
+    view names, so they are model ids; the mix is said in an info finding."""
+    train = views("00000001", 1) + _photos(["coco/train2017/000000033471.jpg", "coco/train2017/000000052846.jpg"])
+    found = run("dataset.model_ids", ds(train, views("00000002", 2)))
+    assert [f.severity for f in found] == ["info"] and "encode a model and a view" in found[0].message
+
+
+def test_model_of_is_none_when_names_are_not_model_ids():
+    """Records of photos named <word>_<word>.jpg: no model (the RECORDS table's model column and the
+    duplicate checks use this), as the dataset's names were judged not to encode models; CAD names keep
+    their model."""
+    from harness.checks.catalogue.dataset import model_of
+
+    d = ds(_photos(["my_photo.jpg", "your_dog.jpg", "a_b.jpg"]))
+    ctx = CheckContext(cfg=CFG, root=None)
+    assert [model_of(d, ctx, r.image) for r in d.all_records()] == [None, None, None]
+    c = ds(views("00000001", 1))
+    assert model_of(c, CheckContext(cfg=CFG, root=None), "00000001_front.png") == "00000001"

@@ -134,3 +134,87 @@ def test_image_token_without_an_image_and_images_key_are_errors_in_a_mixed_datas
     errors = {(f["check"], f["record_index"]) for f in res.findings.to_pylist() if f["severity"] == "error"}
     assert ("labels.placeholders", n) in errors and ("record.image_key_misnamed", n + 1) in errors
     assert {i for _, i in errors} == {n, n + 1}
+
+
+# ---- turns as TinyLLaVA pairs them (_get_list_from_message: first turn dropped unless 'human', then by position)
+
+def _turn_findings(ctx, *turns):
+    return run("record.turn_structure", {"conversations": conv(*turns)}, ctx)
+
+
+def test_human_assistant_pairs_train_as_meant(ctx):
+    """[human, assistant, user, gpt]: first turn is 'human', the rest pair by position (question, answer),
+    roles never read: TinyLLaVA trains it as meant, so no finding."""
+    assert _turn_findings(ctx, ("human", PROMPT), ("assistant", "a"), ("user", "q2"), ("gpt", "a2")) == []
+
+
+def test_the_projects_human_gpt_pairs_raise_nothing(ctx):
+    """[human, gpt] x 2 (the project's own layout): trained as meant, no finding."""
+    assert _turn_findings(ctx, ("human", PROMPT), ("gpt", "a"), ("human", "q"), ("gpt", "b")) == []
+
+
+def test_a_leading_system_turn_is_dropped_with_a_warning(ctx):
+    """[system, human, gpt]: TinyLLaVA skips a first turn that is not 'human', and the rest pairs as meant:
+    trains, without the record's system prompt: warning naming the dropped turn."""
+    found = _turn_findings(ctx, ("system", "You are a CAD expert."), ("human", PROMPT), ("gpt", "a"))
+    assert [f.severity for f in found] == ["warning"]
+    assert "turn 0 ('system') is dropped" in found[0].message
+
+
+def test_a_leading_gpt_greeting_is_dropped_with_a_warning(ctx):
+    """[gpt, human, gpt]: the opening answer is dropped, the rest pairs: warning."""
+    found = _turn_findings(ctx, ("gpt", "Hello!"), ("human", PROMPT), ("gpt", "a"))
+    assert [f.severity for f in found] == ["warning"] and "dropped" in found[0].message
+
+
+def test_a_leading_system_turn_before_an_even_conversation_stops_training(ctx):
+    """[system, human, gpt, human]: the system turn dropped, 2 questions and 1 answer remain: the
+    'qa is not match' assertion stops training: error."""
+    found = _turn_findings(ctx, ("system", "s"), ("human", PROMPT), ("gpt", "a"), ("human", "q"))
+    assert [f.severity for f in found] == ["error"]
+    assert "dropped" in found[0].message and "qa is not match" in found[0].message
+
+
+def test_a_user_first_conversation_loses_its_first_question_and_stops(ctx):
+    """[user, assistant]: 'user' is not exactly 'human', so TinyLLaVA drops it; one turn remains, a question
+    without an answer: assertion stops training: error."""
+    found = _turn_findings(ctx, ("user", PROMPT), ("assistant", "a"))
+    assert [f.severity for f in found] == ["error"] and "('user') is dropped" in found[0].message
+
+
+def test_a_user_first_odd_conversation_shifts_the_pairing_and_spoils(ctx):
+    """[user, assistant, user]: the first 'user' turn dropped, then 'assistant' is paired as the question and
+    'user' as the answer: counts match, training runs on a question trained as an answer: error."""
+    found = _turn_findings(ctx, ("user", PROMPT), ("assistant", "a"), ("user", "q"))
+    assert [f.severity for f in found] == ["error"]
+    assert "turn 2 ('user') is trained as an answer" in found[0].message
+
+
+def test_an_odd_number_of_turns_leaves_the_last_question_unanswered(ctx):
+    """[human, gpt, human]: 2 questions, 1 answer by position: assertion 'qa is not match': error."""
+    found = _turn_findings(ctx, ("human", PROMPT), ("gpt", "a"), ("human", "q"))
+    assert [f.severity for f in found] == ["error"] and "2 question(s) and 1 answer(s)" in found[0].message
+
+
+def test_two_human_turns_in_a_row_train_a_question_as_an_answer(ctx):
+    """[human, human, gpt, gpt]: paired by position the second human turn is an answer and the first gpt
+    turn a question; counts match, so it trains silently on a spoiled sample: error."""
+    found = _turn_findings(ctx, ("human", PROMPT), ("human", "more"), ("gpt", "a"), ("gpt", "b"))
+    assert [f.severity for f in found] == ["error"]
+    assert "turn 1 ('human') is trained as an answer" in found[0].message
+    assert "turn 2 ('gpt') is trained as a question" in found[0].message
+
+
+def test_unknown_roles_after_the_first_turn_are_info(ctx):
+    """[human, bard]: TinyLLaVA never reads roles after the first turn and trains 'bard' as the answer:
+    info naming the role."""
+    found = _turn_findings(ctx, ("human", PROMPT), ("bard", "a"))
+    assert [f.severity for f in found] == ["info"] and "'bard'" in found[0].message
+
+
+def test_empty_prompt_and_placeholders_follow_positional_pairing(ctx):
+    """[human, assistant] with an empty question and '...' in the answer: the assistant turn is the answer by
+    position, so both checks see it as TinyLLaVA does."""
+    raw = {"conversations": conv(("human", ""), ("assistant", "Arc0 = add_arc(start= ..., end= ..., mid= ...)"))}
+    assert len(run("record.prompt_empty", raw, ctx)) == 1
+    assert "3 time(s)" in run("record.placeholder_parameters", raw, ctx)[0].message
