@@ -69,7 +69,9 @@ class CheckConfig:
 
     def __post_init__(self) -> None:
         _require(self.max_length > 0, "--max-length must be positive")
-        _require(0 <= self.image_tokens < self.max_length, "--image-tokens must be below --max-length")
+        # image_tokens >= max_length is allowed: it is the classic misconfiguration (TinyLLaVA's default
+        # model_max_length 512 against SigLIP-384's 728 image tokens), reported as a finding, not refused.
+        _require(self.image_tokens >= 0, "--image-tokens must be 0 or more")
         _require(self.max_pixels > 0, "--max-pixels must be positive")
         _require(self.loader_samples >= 0, "--loader-samples must be 0 or more")
 

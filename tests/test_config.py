@@ -18,7 +18,7 @@ def test_defaults_match_the_seed():
 
 @pytest.mark.parametrize("make", [
     lambda: TrainConfig(epochs=0), lambda: TrainConfig(device="tpu"), lambda: TrainConfig(samples=1),
-    lambda: CheckConfig(image_tokens=4096), lambda: SynthConfig(out=Path("x"), views=("back",)),
+    lambda: CheckConfig(image_tokens=-1), lambda: SynthConfig(out=Path("x"), views=("back",)),
     lambda: SynthConfig(out=Path("x"), size=3), lambda: DryrunConfig(full_epochs=0),
 ])
 def test_bad_values_are_usage_errors(make):

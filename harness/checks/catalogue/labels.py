@@ -88,6 +88,22 @@ def over_max_length(record, ctx) -> Iterable[Finding]:
             severity="error" if whole else None)
 
 
+@register("labels.context_too_short", kind="dataset", severity="error",
+          description="max_length cannot hold one image's tokens plus the shortest image sample's prompt: the "
+                      "collator cuts every image sample before its answer, so none trains on anything (the "
+                      "classic case: TinyLLaVA's default model_max_length 512 against 728 image tokens)")
+def context_too_short(dataset, images, ctx) -> Iterable[Finding]:
+    image_samples = [a for r in dataset.all_records()
+                     if r.image is not None and (a := ctx.analysis(r)) is not None and a.image_tokens_inserted
+                     and a.answer_tokens]
+    if image_samples and all(a.truncated_answer_tokens >= a.answer_tokens for a in image_samples):
+        shortest = min(a.prompt_tokens for a in image_samples)
+        yield context_too_short.finding(
+            f"max_length {ctx.cfg.max_length} leaves no room for an answer: the shortest image prompt is "
+            f"{shortest} tokens with the image's {ctx.cfg.image_tokens}, so all {len(image_samples):,} image "
+            f"samples train on nothing; raise model_max_length (--max-length here) well above {shortest}")
+
+
 def run_label_checks(records, ctx) -> list[Finding]:
     """These checks alone over ``records`` (``harness labels``), analyses computed in batches first."""
     ctx.prefill(records)

@@ -184,3 +184,21 @@ def test_pretrain_learns_all_but_the_image(sp_path):
     a = analyse_records([clean(2)], tok, TEMPLATES["pretrain"], max_length=4096, image_tokens=3)[0]
     assert not a.blanked and a.mismatch is None
     assert a.supervised_tokens_template == a.answer_tokens == len(tok.encode(cad_code(2) + "\n"))
+
+
+def test_a_context_shorter_than_the_image_is_one_preflight_error(tmp_path):
+    """Layout: a clean dataset checked with max_length 512 and 728 image tokens (TinyLLaVA's default
+    model_max_length against SigLIP-384's tokens). Verdict: one dataset-level error, not a refused option,
+    and each sample's answer-cut error. TinyLLaVA's collator cuts every image sample before its answer."""
+    from harness.checks.runner import run_checks
+    from tests.support.datasets import load, make_clean_dataset
+
+    root = make_clean_dataset(tmp_path / "d", models=2, val_models=1)
+    res = run_checks(load(root), CheckConfig(max_length=512, image_tokens=728))
+    rows = res.findings.to_pylist()
+    pre = [f for f in rows if f["check"] == "labels.context_too_short"]
+    assert len(pre) == 1 and pre[0]["severity"] == "error" and "train on nothing" in pre[0]["message"]
+    cut = [f for f in rows if f["check"] == "tokens.over_max_length"]
+    assert cut and all(f["severity"] == "error" for f in cut)
+    ok = run_checks(load(root), CheckConfig())
+    assert not [f for f in ok.findings.to_pylist() if f["check"] == "labels.context_too_short"]
