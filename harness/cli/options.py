@@ -44,8 +44,9 @@ dataset_arguments = _stack(
 out_option = click.option("--out", type=_path, help="Run folder (default: results/<UTC time>-<command>/).")
 
 text_options = _stack(
-    click.option("--max-length", default=default(CheckConfig, "max_length"), show_default=True, type=int,
-                 help="Model context, tokens."),
+    click.option("--max-length", type=int,
+                 help=f"Model context, tokens (default: model_max_length of the --tokenizer folder's "
+                      f"tokenizer_config.json, as training reads it, else {default(CheckConfig, 'max_length')})."),
     click.option("--image-tokens", default=default(CheckConfig, "image_tokens"), show_default=True, type=int,
                  help="Tokens one image takes."),
     click.option("--template", default=default(CheckConfig, "template"), show_default=True,
@@ -85,7 +86,12 @@ ship_bytes_option = click.option(
 
 
 def check_config(**kw) -> CheckConfig:
-    """A CheckConfig from the ``check_options`` keyword arguments (unknown keys are a bug)."""
+    """A CheckConfig from the ``check_options`` keyword arguments (unknown keys are a bug). Without
+    --max-length, the tokenizer's own ``model_max_length`` when it has one: what training will use."""
+    from harness.text.tokenizers import model_max_length  # tokenizer libraries: not for --help
+
+    if kw.get("max_length") is None:
+        kw["max_length"] = model_max_length(kw.get("tokenizer"))
     return CheckConfig(**{k: v for k, v in kw.items() if v is not None})
 
 

@@ -104,3 +104,21 @@ def test_proxy_splits_its_specials():
     assert ids == [ord("a") + 4, 2, ord("b") + 4]
     assert load_tokenizer(None).encode("x", add_special_tokens=True) == [1, ord("x") + 4]
     assert isinstance(tok.encode_keys([("ab", True)])[0], np.ndarray)
+
+
+def test_model_max_length_is_read_as_training_reads_it(tmp_path, bpe_path):
+    """A tokenizer folder's tokenizer_config.json sets model_max_length: the label simulation uses it
+    when --max-length is not given (TinyLLaVA truncates to it); transformers' 1e30 'unset' is ignored."""
+    from harness.cli.options import check_config
+    from harness.text.tokenizers import model_max_length
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "tokenizer.json").write_bytes(bpe_path.read_bytes())
+    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 512}))
+    assert model_max_length(folder) == 512 and model_max_length(folder / "tokenizer.json") == 512
+    assert check_config(tokenizer=folder).max_length == 512
+    assert check_config(tokenizer=folder, max_length=3072).max_length == 3072     # the flag wins
+    (folder / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 1e30}))
+    assert model_max_length(folder) is None and check_config(tokenizer=folder).max_length == 2048
+    assert check_config().max_length == 2048

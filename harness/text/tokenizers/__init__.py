@@ -13,7 +13,7 @@ from harness.text.tokenizers.sentencepiece_model import SentencePieceTokenizer
 from harness.text.tokenizers.tokenizer_json import HFTokenizer
 
 __all__ = ["IMAGE_TOKEN_INDEX", "HFTokenizer", "Key", "PieceTokenizer", "ProxyTokenizer", "SentencePieceTokenizer",
-           "Tokenizer", "load_tokenizer"]
+           "Tokenizer", "load_tokenizer", "model_max_length"]
 
 
 def _special_config(folder: Path) -> dict:
@@ -34,6 +34,21 @@ def _special_config(folder: Path) -> dict:
     if isinstance(cfg.get("legacy"), bool):
         out["legacy"] = cfg["legacy"]
     return out
+
+
+def model_max_length(path: str | Path | None) -> int | None:
+    """``model_max_length`` from the ``tokenizer_config.json`` in a tokenizer folder (or beside its file):
+    the context TinyLLaVA's training truncates to when the recipe does not set one. None when absent or
+    transformers' "unset" sentinel (1e30)."""
+    if path is None:
+        return None
+    p = Path(path)
+    f = (p if p.is_dir() else p.parent) / "tokenizer_config.json"
+    try:
+        value = json.loads(f.read_text(encoding="utf-8")).get("model_max_length")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, int | float) and 0 < value < 10**9 else None
 
 
 def load_tokenizer(path: str | Path | None, *, legacy: bool | None = None, bos: str | None = None,
