@@ -16,6 +16,7 @@ PNG without tRNS or eXIf is decoded once, by the kernel, and leaves those column
 from __future__ import annotations
 
 import io
+import itertools
 import struct
 import time
 from pathlib import Path
@@ -61,14 +62,20 @@ def _png_problem(message: str) -> str:
     return "undecodable"
 
 
-def _png_end(data: bytes) -> int | None:
-    """Offset just past the IEND chunk, walking chunk lengths only; None if the walk runs off the end."""
+def _png_chunks(data: bytes):
+    """(chunk type, offset just past the chunk) for each chunk, walking lengths only (no CRC, no body)."""
     pos = 8
     while pos + 12 <= len(data):
         length, ctype = struct.unpack_from(">I4s", data, pos)
         pos += 12 + length
+        yield ctype, pos
+
+
+def _png_end(data: bytes) -> int | None:
+    """Offset just past the IEND chunk; None if the walk runs off the end."""
+    for ctype, end in _png_chunks(data):
         if ctype == b"IEND":
-            return pos if pos <= len(data) else None
+            return end if end <= len(data) else None
     return None
 
 
@@ -81,16 +88,8 @@ _PNG_FACT_CHUNKS = (b"tRNS", b"eXIf")
 
 def _png_fact_chunks(data: bytes) -> set[bytes]:
     """Which of tRNS / eXIf appear before the first IDAT (where Pillow reads them on open)."""
-    found: set[bytes] = set()
-    pos = 8
-    while pos + 8 <= len(data):
-        length, ctype = struct.unpack_from(">I4s", data, pos)
-        if ctype == b"IDAT":
-            break
-        if ctype in _PNG_FACT_CHUNKS:
-            found.add(ctype)
-        pos += 12 + length
-    return found
+    before_idat = itertools.takewhile(lambda c: c[0] != b"IDAT", _png_chunks(data))
+    return {ctype for ctype, _ in before_idat if ctype in _PNG_FACT_CHUNKS}
 
 
 def _alpha(im, bit_depth: int | None) -> np.ndarray:

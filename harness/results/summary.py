@@ -5,16 +5,13 @@ import click
 import pyarrow as pa
 
 from harness.results.run import SEVERITY_ORDER, RunResult
-from harness.results.schema import FINDINGS
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
 
 
-def findings_by_check(findings: pa.Table | list[dict]) -> list[tuple[str, str, int, str]]:
+def findings_by_check(findings: pa.Table) -> list[tuple[str, str, int, str]]:
     """(severity, check, count, first message) sorted errors first, then by count. Counted in Arrow: a
     million findings never become Python rows here."""
-    if isinstance(findings, list):
-        findings = pa.Table.from_pylist(findings, schema=FINDINGS)
     if findings.num_rows == 0:
         return []
     g = findings.select(["severity", "check", "message"]).group_by(["severity", "check"], use_threads=False)

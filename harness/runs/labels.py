@@ -13,9 +13,9 @@ from harness.data import load_dataset
 from harness.progress import SILENT, Progress
 from harness.results.format import coverage_histogram, md_table
 from harness.results.metadata import default_out, run_metadata
+from harness.results.report.dryrun import findings_table
 from harness.results.run import RunResult
 from harness.results.schema import FINDINGS, RECORDS, TESTS
-from harness.results.summary import findings_by_check
 from harness.results.write import write_run
 from harness.runs.defaults import dataset_paths
 from harness.text.labels import make_context, token_columns
@@ -65,7 +65,6 @@ def labels(cfg: LabelsConfig, progress: Progress = SILENT) -> RunResult:
 
 def _report(tables: dict[str, pa.Table], meta: dict, hist: list[list[str]]) -> str:
     test = tables["tests"].to_pylist()[0]
-    rows = findings_by_check(tables["findings"])
     lines = [f"# Label masking: {test['status'].upper()}", "",
              f"- **Date (UTC)**: {meta['created_utc']}",
              f"- **Template**: `{meta['template']}`; **tokenizer**: `{meta['tokenizer']}`",
@@ -75,8 +74,5 @@ def _report(tables: dict[str, pa.Table], meta: dict, hist: list[list[str]]) -> s
         lines += ["## Supervised-token coverage", "", "Answer tokens the template's masking trains on "
                   "('nothing' = every label ignored: TinyLLaVA's tokenization-mismatch case).", "",
                   md_table(["coverage", "samples", "share", ""], hist), ""]
-    lines += ["## Findings by check", ""]
-    lines.append(md_table(["severity", "check", "count", "first message"],
-                          [[s, f"`{c}`", n, m.replace("|", "\\|")[:110]] for s, c, n, m in rows])
-                 if rows else "No findings.")
+    lines += ["## Findings by check", "", findings_table(tables["findings"]) or "No findings."]
     return "\n".join(lines) + "\n"

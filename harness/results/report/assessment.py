@@ -50,7 +50,7 @@ def section_quality(tables) -> str:
     disk = sum(col(img, "file_bytes"))
     if ok:
         strengths.append(f"Compact storage: {disk / 2**20:.1f} MiB on disk, {disk / len(ok) / 1024:.1f} KB per image")
-    observations = [f"`{c}` ×{n}: {m[:100]}" for s, c, n, m in findings_by_check(fnd.to_pylist())
+    observations = [f"`{c}` ×{n}: {m[:100]}" for s, c, n, m in findings_by_check(fnd)
                     if s in ("warning", "error")]
     lines = ["## Dataset quality assessment", "", "**Strengths** (measured):", ""]
     lines += [f"{i}. {x}" for i, x in enumerate(strengths, 1)] or ["none measured"]
@@ -124,7 +124,7 @@ def section_caught(tables) -> str:
 
 
 def section_risk(tables, analysis) -> str:
-    rows = findings_by_check(tables["findings"].to_pylist())
+    rows = findings_by_check(tables["findings"])
     high = [f"`{c}` ({n}): {m[:90]}" for s, c, n, m in rows if s == "error"]
     medium = [f"`{c}` ({n}): {m[:90]}" for s, c, n, m in rows if s == "warning"]
     if analysis is not None and not analysis.converging:

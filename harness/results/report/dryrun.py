@@ -40,14 +40,18 @@ def section_validation(tables, checks) -> str:
     if sample is not None and isinstance(sample.raw, dict):
         lines += ["", f"**Sample conversation** ({sample.split} record {sample.index}, long values cut):", "",
                   "```json", _sample_json(sample.raw), "```"]
-    rows = findings_by_check(fnd.to_pylist())
-    if rows:
-        lines.append("\nFindings by check (`findings.arrow` has every row):\n")
-        lines.append(md_table(["severity", "check", "count", "first message"],
-                            [[s, f"`{c}`", n, m.replace("|", "\\|")[:110]] for s, c, n, m in rows]))
-    else:
-        lines.append("\nNo findings.")
+    table = findings_table(fnd)
+    lines.append("\nFindings by check (`findings.arrow` has every row):\n\n" + table if table else "\nNo findings.")
     return "\n".join(lines)
+
+
+def findings_table(findings) -> str | None:
+    """Findings by check as a Markdown table (severity, check, count, first message); None when none."""
+    rows = findings_by_check(findings)
+    if not rows:
+        return None
+    return md_table(["severity", "check", "count", "first message"],
+                    [[s, f"`{c}`", n, m.replace("|", "\\|")[:110]] for s, c, n, m in rows])
 
 
 def _sample_json(raw: dict, limit: int = 160) -> str:
