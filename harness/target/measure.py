@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import statistics
 import sys
 import threading
 import time
@@ -26,8 +25,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from harness.bench.stages import quantiles
 from harness.target.model import build, synthetic_batch
 from harness.target.presets import TargetSpec
+from harness.train.device import synchronize
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 SAMPLE_SECONDS = 0.005
@@ -96,13 +97,6 @@ class _RSSPeak:
         self.peak = max(self.peak, self.rss())
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def _is_oom(e: BaseException) -> bool:
     return isinstance(e, (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError))) or (
         isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
@@ -135,13 +129,13 @@ def _time_steps(built, batch: dict, device: torch.device, warmup: int, steps: in
     model, opt = built.model, built.optimizer
     times = []
     for i in range(warmup + steps):
-        _sync(device)
+        synchronize(device)
         t = time.perf_counter()
         loss = model(**batch)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-        _sync(device)
+        synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - t)
     return times
@@ -189,8 +183,7 @@ def measure_target(target: TargetSpec, batch_sizes: Sequence[int], depths: Seque
                     torch.cuda.reset_peak_memory_stats(device)
                 with _RSSPeak() as rss:
                     times = _time_steps(built, batch, device, warmup, steps)
-                row["step_seconds"] = float(statistics.median(times))
-                row["step_seconds_p90"] = float(np.percentile(times, 90))
+                row["step_seconds"], row["step_seconds_p90"] = quantiles(times)
                 row["fits"] = True
             except Exception as e:                   # noqa: BLE001
                 if not _is_oom(e):
