@@ -119,14 +119,14 @@ def section_statistics(tables, cfg, stats: dict, image_size: int | None = None) 
     return "\n".join(lines)
 
 
-def loader_row(tables) -> dict | None:
+def loaded(tables) -> dict | None:
     """Test 3's one row of ``loader.arrow``, or None when it was skipped."""
     t = tables.get("loader")
     return t.to_pylist()[0] if t is not None and t.num_rows else None
 
 
 def section_loader(tables) -> str:
-    lr = loader_row(tables)
+    lr = loaded(tables)
     if lr is None:
         return "### Test 3: Data loader\n\nSkipped: no sound record."
     return "\n".join([
@@ -261,7 +261,7 @@ def dryrun_report(*, cfg, paths, meta, tables, checks, train, analysis) -> str:
         report_head("Dry run", paths=paths, meta=meta, tables=tables), section_tests(tables),
         section_validation(tables, checks), section_statistics(tables, cfg, checks.stats, cfg.train_cfg.image_size),
         section_loader(tables), section_training(tables, cfg, train, analysis), section_quality(tables),
-        section_pipeline(tests, loader_row(tables), train, analysis), section_estimates(tables, cfg),
+        section_pipeline(tests, loaded(tables), train, analysis), section_estimates(tables, cfg),
         section_convergence(analysis), section_deviation(analysis), section_versus_seed(train, analysis),
         section_caught(tables), section_risk(tables, analysis), section_next_steps(tables, cfg),
         "## Conclusion\n\n" + ("Every test passed: the data, the loader and the training loop are sound at this "
