@@ -2,6 +2,7 @@
 a ``RayExecutor`` is made, so everything else (and the device machine, which has no ray) works without it."""
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -108,37 +109,65 @@ class RayExecutor(Executor):
         self.max_retries = max_retries
         self.retry_exceptions = list(retry_exceptions) if isinstance(retry_exceptions, tuple) else retry_exceptions
         self.in_flight_per_cpu = in_flight_per_cpu
-        # SPREAD: chunks go round the nodes rather than filling the driver's node first, so every node
-        # of a cluster reads and measures its share even when chunks are quick.
-        self._task = ray.remote(_run_on_node).options(
-            num_cpus=1, max_retries=max_retries, retry_exceptions=self.retry_exceptions,
-            scheduling_strategy="SPREAD")
+        self._task = ray.remote(_run_on_node)
+        self._task_options = {"num_cpus": 1, "max_retries": max_retries, "retry_exceptions": self.retry_exceptions}
         # Warm every worker now (imports, JIT caches) while the driver does its own work; not waited on.
-        self._warming = [ray.remote(_preload).options(num_cpus=1, scheduling_strategy="SPREAD").remote(tuple(preload))
-                         for _ in range(self.cluster_cpus())] if preload else []
+        self._warming = [self._on_node(ray.remote(_preload), node, num_cpus=1).remote(tuple(preload))
+                         for node, cpus in self._nodes() for _ in range(cpus)] if preload else []
 
     def cluster_cpus(self) -> int:
         return max(1, int(self._ray.cluster_resources().get("CPU", 1)))
 
+    def _nodes(self) -> list[tuple[str, int]]:
+        """(node id, CPUs) of every live node that can run a task."""
+        return [(n["NodeID"], int(n["Resources"]["CPU"])) for n in self._ray.nodes()
+                if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1]
+
+    @staticmethod
+    def _on_node(task: Any, node: str | None, **options: Any) -> Any:
+        """The remote function with ``options``, placed on ``node`` while it lives (soft affinity:
+        elsewhere once it is gone)."""
+        if node is not None:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
+        return task.options(**options)
+
+    def _node_slots(self) -> list[str]:
+        """One entry per task a node may hold at once (``in_flight_per_cpu`` per CPU), the nodes
+        interleaved, so the first tasks go round every node."""
+        per_node = [[node] * max(1, self.in_flight_per_cpu * cpus) for node, cpus in self._nodes()]
+        return [node for column in itertools.zip_longest(*per_node) for node in column if node is not None]
+
     def map_chunks(self, fn, chunks):
         ray = self._ray
         fn_ref = ray.put(fn)  # serialised once, not once per task
-        # Bounded in flight: memory stays flat whatever the number of chunks, and every CPU stays busy.
-        limit = max(2, self.in_flight_per_cpu * self.cluster_cpus())
-        pending: dict[Any, int] = {}
+        # Pull-based placement: each node starts with its share of tasks, and a finished task's node
+        # gets the next chunk. A node still starting its workers keeps its share waiting rather than
+        # losing every chunk to a faster node (as SPREAD does when the others are busy), and a fast node
+        # pulls more. Bounded in flight: memory stays flat whatever the number of chunks. Soft affinity: a
+        # task whose node is gone runs elsewhere.
+        slots = self._node_slots() or [None] * max(2, self.in_flight_per_cpu * self.cluster_cpus())
+        pending: dict[Any, tuple[int, str | None]] = {}
         todo = iter(enumerate(chunks))
+
+        def submit(node: str | None) -> bool:
+            nxt = next(todo, None)
+            if nxt is None:
+                return False
+            pending[self._on_node(self._task, node, **self._task_options).remote(fn_ref, nxt[1])] = (nxt[0], node)
+            return True
+
         try:
-            while True:
-                while len(pending) < limit:
-                    nxt = next(todo, None)
-                    if nxt is None:
-                        break
-                    pending[self._task.remote(fn_ref, nxt[1])] = nxt[0]
-                if not pending:
-                    return
+            for node in slots:
+                if not submit(node):
+                    break
+            while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
-                    yield self._collect(ref, pending.pop(ref))
+                    index, node = pending.pop(ref)
+                    yield self._collect(ref, index)
+                    submit(node)
         finally:
             # Interrupted (Ctrl-C, generator closed early): stop what is still running.
             for ref in pending:
