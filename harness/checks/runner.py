@@ -1,8 +1,8 @@
 """Run the whole catalogue over a dataset: record checks, the image pass, image and dataset checks -> tables.
 
 Tests 1 ("dataset_validation") and 2 ("data_statistics") of the dry run. Record checks run in the driver;
-the image pass (one row per image file, referenced or orphan, each exactly once) runs through an executor,
-in-process or on Ray; a chunk that fails after its retries becomes rows marked ``worker_failed``.
+the image pass (one row per image file, referenced or orphan, each exactly once; orphans listed, not
+decoded) runs through an executor, in-process or on Ray; a chunk that fails after its retries becomes rows marked ``worker_failed``.
 
 The image pass starts first, on a thread of its own that submits chunks and collects their columnar
 batches, so the workers measure while the driver runs the record checks (the image kernels release the
@@ -181,8 +181,22 @@ class _Batches:
         return t.take(np.argsort(chunk_of_row, kind="stable")).combine_chunks()
 
 
+def _orphan_rows(root: Path, names: list[str]) -> pa.Table:
+    """Rows for the files no record uses: listed with their size, never decoded (``decode_ok`` null), so
+    pointing ``--images`` at a large shared folder costs a listing, not a decode of every file in it."""
+    rows = []
+    for n in names:
+        try:
+            size = os.stat(root / n).st_size
+        except OSError:
+            size = None
+        rows.append({"image": n, "exists": size is not None, "file_bytes": size, "decode_ok": None})
+    return pa.Table.from_pylist(rows, schema=IMAGES)
+
+
 def _measure_all(dataset, cfg, executor, progress, items, stop: threading.Event) -> pa.Table:
-    names = [i[0] for i in items]
+    names = [i[0] for i in items if i[2]]
+    orphans = [i[0] for i in items if not i[2]]
     chunks = chunked(names, CHUNK_IMAGES)
     fn = functools.partial(measure_images_chunk, str(dataset.images), cfg.max_pixels)
     got = _Batches()
@@ -209,7 +223,8 @@ def _measure_all(dataset, cfg, executor, progress, items, stop: threading.Event)
             close()
     for i in sorted(set(range(len(chunks))) - seen):   # an executor that lost a chunk: still reported, once
         got.add(i, _failed_rows(chunks[i], "no result came back", None), None)
-    table = got.table()
+    # image_list puts orphans last: the rows stay in its order.
+    table = pa.concat_tables([got.table(), _orphan_rows(Path(dataset.images), orphans)])
     split = pa.array([i[1] for i in items], pa.string())
     referenced = pa.array([i[2] for i in items], pa.bool_())
     table = table.set_column(IMAGES.get_field_index("split"), "split", split)
@@ -297,7 +312,7 @@ def _test_rows(res: CheckResult, t_validate: float, t_stats: float) -> list[dict
     c = res.counts()
     n_rec = res.records.num_rows
     n_img = res.images.num_rows
-    measured = sum(res.images.column("decode_ok").to_pylist())
+    measured = pc.sum(res.images.column("decode_ok").cast(pa.int64())).as_py() or 0
     n_sound = sum(len(v) for v in res.sound.values())
     t1 = {"test": "dataset_validation", "status": "failed" if c["error"] else "passed", "seconds": t_validate,
           "summary": f"{n_rec} records, {n_img} images: {c['error']} errors, {c['warning']} warnings, "

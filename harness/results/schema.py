@@ -26,7 +26,8 @@ TESTS = pa.schema([
     ("summary", pa.string()),
 ])
 
-# One row per image file referenced by a record or present in the image folder (measured once).
+# One row per image file referenced by a record (measured once) or present in the image folder and used by
+# no record (an orphan: listed with its size, not decoded; decode_ok and the measures null).
 IMAGES = pa.schema([
     ("image", pa.string()),             # path relative to the image folder, as written in the record
     ("split", pa.string()),             # split of the first record using it; null for an orphan

@@ -121,3 +121,23 @@ def test_orphan_damage_is_not_an_error(tmp_path):
     f = [x for x in res.findings.to_pylist() if x["image"] == "sub/stray_front.png"]
     assert [(x["check"], x["severity"]) for x in f] == [("dataset.orphan_image", "warning")]
     assert isinstance(res.images, pa.Table)
+
+
+def test_orphans_are_listed_without_being_decoded(tmp_path):
+    root = make_clean_dataset(tmp_path, models=2, val_models=1)
+    (root / "images" / "sub").mkdir()
+    stray = root / "images" / "sub" / "stray_front.png"
+    stray.write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    calls: list[list[str]] = []
+
+    class Recording(LocalExecutor):   # the real local executor, noting which images it was given
+        def map_chunks(self, fn, chunks):
+            calls.extend(list(c) for c in chunks)
+            return super().map_chunks(fn, chunks)
+
+    res = run_checks(load(root), CFG, executor=Recording())
+    assert "sub/stray_front.png" not in {n for c in calls for n in c}, "an orphan was sent to be decoded"
+    row = next(r for r in res.images.to_pylist() if r["image"] == "sub/stray_front.png")
+    assert row["referenced"] is False and row["exists"] is True and row["file_bytes"] == stray.stat().st_size
+    assert row["decode_ok"] is None and row["pixel_hash"] is None and row["decode_problem"] is None
+    assert res.stats["images"]["orphans"] == 1 and res.stats["images"]["measured"] == res.images.num_rows - 1

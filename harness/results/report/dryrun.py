@@ -32,8 +32,8 @@ def section_validation(tables, checks) -> str:
     lines.append(md_table(["split", "records", "sound", "set aside (an error finding)"],
                         [[s, f"{splits[s]:,}", f"{sound[s]:,}", f"{splits[s] - sound[s]:,}"] for s in sorted(splits)]))
     referenced = sum(1 for v in col(img, "referenced") if v)
-    lines.append(f"\nImages: {img.num_rows:,} files measured ({referenced:,} referenced by records, "
-                 f"{img.num_rows - referenced:,} unused); decoded by the numba kernel: "
+    lines.append(f"\nImages: {img.num_rows:,} files ({referenced:,} referenced by records and measured, "
+                 f"{img.num_rows - referenced:,} unused, listed without decoding); decoded by the numba kernel: "
                  f"{sum(1 for p in col(img, 'decode_path') if p == 'kernel'):,}, by Pillow: "
                  f"{sum(1 for p in col(img, 'decode_path') if p == 'pillow'):,}.")
     sample = next((recs[0] for recs in checks.sound.values() if recs), None) if checks is not None else None
