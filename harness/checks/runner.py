@@ -2,7 +2,8 @@
 
 Tests 1 ("dataset_validation") and 2 ("data_statistics") of the dry run. Record checks run in the driver;
 the image pass (one row per image file, referenced or orphan, each exactly once; orphans listed, not
-decoded) runs through an executor, in-process or on Ray; a chunk that fails after its retries becomes rows marked ``worker_failed``.
+decoded) runs through an executor, in-process or on Ray; a chunk that fails after its retries becomes
+rows marked ``worker_failed``.
 
 The image pass starts first, on a thread of its own that submits chunks and collects their columnar
 batches, so the workers measure while the driver runs the record checks (the image kernels release the

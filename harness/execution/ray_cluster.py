@@ -2,10 +2,13 @@
 a ``RayExecutor`` is made, so everything else (and the device machine, which has no ray) works without it."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
+import secrets
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +52,59 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise UsageError(f"no Ray cluster reachable at {address}: {e}") from None
 
 
+def _reload_ray_config() -> None:
+    """Ray reads ``RAY_AUTH_MODE`` into its config, and the token into a cache, once per process; after a
+    change, read them again (as Ray's own ``ray start`` does when it turns token mode on)."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config
+    except ImportError:  # a Ray without these hooks reads the environment at its own start
+        return
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()   # the token too: each private Ray has its own
+
+
+@contextlib.contextmanager
+def _stderr_captured():
+    """Ray's core prints a warning a second while a join fails (twenty of them before it gives up): keep
+    them from the terminal, at the file-descriptor level where they are written, and hand back their text."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as buf:
+        os.dup2(buf.fileno(), 2)
+        text: list[str] = []
+        try:
+            yield lambda: "".join(text)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            buf.seek(0)
+            text.append(buf.read().decode(errors="replace"))
+
+
+def _join_failure(address: str, error: BaseException, stderr: str) -> str:
+    """One message for a failed join: Ray's own reason, the authentication hint where it applies."""
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if "InvalidAuthToken" in stderr or "Authentication" in reason:
+        return (f"could not join the Ray cluster at {address}: it uses token authentication and refused this "
+                "machine's token (or there is none). Give the cluster's token in RAY_AUTH_TOKEN or "
+                "~/.ray/auth_token (`ray get-auth-token` on its head node prints it)")
+    return f"could not join the Ray cluster at {address}: {reason}"
+
+
+def _token_available() -> bool:
+    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                or (Path.home() / ".ray" / "auth_token").is_file())
+
+
+def _private_auth() -> dict[str, str]:
+    """Auth settings for a private local Ray. Left alone, Ray turns token authentication on for it and
+    writes ``~/.ray/auth_token``, which then turns authentication on for every cluster the user later
+    starts with ``ray start --head`` on this machine. A token of its own in the environment instead:
+    the private Ray is still protected, and nothing is left behind. A mode the user chose is kept."""
+    if "RAY_AUTH_MODE" in os.environ or os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return {}
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+
+
 class RayExecutor(Executor):
     """Chunks as Ray tasks, a bounded number in flight, results in completion order.
 
@@ -86,22 +142,28 @@ class RayExecutor(Executor):
         # (the CLI's: unwind like Ctrl-C) is put back below.
         main_thread = threading.current_thread() is threading.main_thread()
         sigterm = signal.getsignal(signal.SIGTERM) if main_thread else None
+        self._env_before: dict[str, str | None] = {}
         if ray.is_initialized():  # someone in this process already runs Ray: use it, never shut it down
             pass
         elif address is None:
+            self._set_env(_private_auth())
             # Workers of a Ray started here inherit this environment: they import the same harness as
             # this driver, installed or run from a checkout. (A runtime_env would do it too, at a cost of
             # seconds of start-up.) Cluster nodes need harness importable on their own.
             here = str(Path(__file__).resolve().parents[2])
             if here not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
                 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
-            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
-                     logging_level=logging.ERROR, log_to_driver=False,
-                     object_store_memory=object_store_bytes)
+            try:
+                ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
+                         logging_level=logging.ERROR, log_to_driver=False,
+                         object_store_memory=object_store_bytes)
+            except BaseException:
+                self._restore_env()
+                raise
             self.started_here = True
         else:
             _check_reachable(address)
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+            self._join(address)
             self.started_here = True
         if callable(sigterm) and signal.getsignal(signal.SIGTERM) is not sigterm:
             signal.signal(signal.SIGTERM, sigterm)
@@ -188,7 +250,52 @@ class RayExecutor(Executor):
             return ChunkResult(index=index, error=f"{type(cause).__name__}: {text}")
         return ChunkResult(index=index, value=value, node=node)
 
+    def _join(self, address: str) -> None:
+        """Join as Ray's default mode says; if the cluster refuses for want of a token and one is at hand
+        (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``, ``~/.ray/auth_token``), again in token mode. Not
+        token mode first: a driver in token mode demands tokens of a cluster that has none, whose
+        workers then cannot fetch the driver's objects. A mode the user chose is the only try."""
+        ray = self._ray
+        chosen = "RAY_AUTH_MODE" in os.environ
+        # A refused join retries for ~20 s by default; the first of two tries needs only a few seconds.
+        quick = {} if chosen or "RAY_gcs_server_port_wait_time_s" in os.environ else {
+            "RAY_gcs_server_port_wait_time_s": "4"}
+        tries = [quick] if chosen or not _token_available() else [quick, {"RAY_AUTH_MODE": "token"}]
+        for i, env in enumerate(tries):
+            self._set_env(env)
+            with _stderr_captured() as said:
+                try:
+                    ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+                    failure = None
+                except (ConnectionError, RuntimeError, ray.exceptions.RayError) as e:
+                    failure = e
+            if failure is None:
+                return
+            self._restore_env()
+            refused = "InvalidAuthToken" in said() or "uthenticat" in str(failure)
+            if not refused or i == len(tries) - 1:
+                raise UsageError(_join_failure(address, failure, said())) from None
+
+    def _set_env(self, updates: dict[str, str]) -> None:
+        """Set variables for this Ray's life (its processes inherit them); ``close`` puts them back."""
+        for k, v in updates.items():
+            self._env_before.setdefault(k, os.environ.get(k))
+            os.environ[k] = v
+        if updates:
+            _reload_ray_config()
+
+    def _restore_env(self) -> None:
+        for k, v in self._env_before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        if self._env_before:
+            _reload_ray_config()
+        self._env_before = {}
+
     def close(self) -> None:
         if self.started_here and self._ray.is_initialized():
             self._ray.shutdown()
         self.started_here = False
+        self._restore_env()
