@@ -131,6 +131,7 @@ class DryrunConfig(DatasetRun):
 
     train_cfg: TrainConfig = field(default_factory=TrainConfig)
     full_epochs: int = 3
+    write_clean: Path | None = None    # write the sound records here (harness.runs.clean)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -143,6 +144,7 @@ class ValidateConfig(DatasetRun):
     by default every core, in-process below 3,000 records (Ray's start-up costs more than it saves)."""
 
     ship_bytes: bool = False           # the driver reads the images and ships their bytes to the workers
+    write_clean: Path | None = None    # write the sound records here (harness.runs.clean)
 
 
 @dataclass(kw_only=True, frozen=True)
@@ -198,6 +200,59 @@ class BenchConfig:
         _require(0 < lo <= hi <= 1, "--mfu must be LOW,HIGH with 0 < LOW <= HIGH <= 1 (fractions)")
         _require(self.full_epochs >= 1, "--full-epochs must be at least 1")
         _require(16 <= self.image_size <= 4096, "--image-size must be between 16 and 4096")
+
+
+@dataclass(kw_only=True, frozen=True)
+class EstimateConfig:
+    """``harness estimate``: training time and memory per GPU of the target on named devices, counted,
+    not measured. Samples and text tokens from ``--samples``/``--text-tokens`` or from a dataset."""
+
+    target: str = "openecad-0.89b"     # a preset, or a TinyLLaVA model folder / its config.json
+    devices: tuple[str, ...] = ("A100",)
+    gpus: int = 1
+    samples: int | None = None         # with text_tokens: no dataset needed
+    text_tokens: float | None = None   # mean text tokens per sample (prompt + answer + template)
+    epochs: int = 1
+    dataset: Path | None = None
+    tokenizer: Path | None = None      # counts the dataset's text tokens (default: 3.5 chars per token)
+    batch_size: int = 4                # per GPU, for the memory figure
+    dtype: str = "bf16"                # the training precision on the GPU (memory per element)
+    mfu: tuple[float, float] = (0.15, 0.35)
+    measured: Path | None = None       # a target.arrow measured on a GPU: its MFU replaces the assumed range
+    tune_llm: str | None = None        # override the target's recipe: full, lora, frozen
+    tune_vision: str | None = None
+    tune_connector: str | None = None
+    lora_rank: int | None = None
+    out: Path | None = None
+
+    def __post_init__(self) -> None:
+        from harness.estimate.devices import resolve_device
+
+        _require(self.target in TARGETS or Path(self.target).exists(),
+                 f"--target must be one of {', '.join(TARGETS)} or a TinyLLaVA config.json / folder")
+        _require(len(self.devices) >= 1, "--device: name at least one device")
+        for d in self.devices:
+            resolve_device(d)
+        _require(self.gpus >= 1, "--gpus must be at least 1")
+        _require(self.epochs >= 1, "--epochs must be at least 1")
+        _require(self.batch_size >= 1, "--batch-size must be at least 1")
+        _require(self.dtype in ("bf16", "fp16", "fp32"), "--dtype must be bf16, fp16 or fp32")
+        given = self.samples is not None, self.text_tokens is not None
+        if self.dataset is None:
+            _require(all(given), "give DATASET, or both --samples and --text-tokens")
+        else:
+            _require(not any(given), "--samples/--text-tokens and DATASET exclude each other")
+        _require(self.tokenizer is None or self.dataset is not None, "--tokenizer counts DATASET's tokens: give one")
+        _require(self.samples is None or self.samples >= 1, "--samples must be at least 1")
+        _require(self.text_tokens is None or self.text_tokens >= 0, "--text-tokens must be 0 or more")
+        lo, hi = self.mfu
+        _require(0 < lo <= hi <= 1, "--mfu must be LOW,HIGH with 0 < LOW <= HIGH <= 1 (fractions)")
+        _require(self.measured is None or Path(self.measured).is_file(), f"--measured {self.measured}: no such file")
+        for name in ("tune_llm", "tune_vision", "tune_connector"):
+            v = getattr(self, name)
+            _require(v is None or v in ("full", "lora", "frozen"),
+                     f"--{name.replace('_', '-')} must be full, lora or frozen")
+        _require(self.lora_rank is None or self.lora_rank >= 1, "--lora-rank must be at least 1")
 
 
 # Presets ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from harness import __version__
-from harness.cli import bench, dryrun, info, labels, synth, validate
+from harness.cli import bench, dryrun, estimate, info, labels, synth, validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,5 +15,5 @@ def main() -> None:
     """Dry runs and throughput benchmarks for vision-language model training pipelines."""
 
 
-for _module in (synth, dryrun, validate, bench, labels, info):
+for _module in (synth, dryrun, validate, bench, estimate, labels, info):
     main.add_command(_module.command)

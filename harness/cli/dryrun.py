@@ -33,15 +33,16 @@ def _samples(value: str) -> int | None:
 @click.option("--full-epochs", default=default(DryrunConfig, "full_epochs"), show_default=True, type=int,
               help="Epochs of the estimated full training.")
 @options.execution_options
+@options.write_clean_option
 @options.cli_errors
 def command(dataset, train, val, images, out, samples, epochs, batch_size, lr, device, seed, image_size,
-            full_epochs, workers, ray_address, **check_kw) -> None:
+            full_epochs, workers, ray_address, write_clean, **check_kw) -> None:
     """Run the four tests of the dry run on DATASET (default: the embedded synthetic DeepCAD 1K)."""
     from harness.runs.dryrun import dryrun
 
     cfg = DryrunConfig(
         dataset=dataset, train=train, val=val, images=images, out=out, full_epochs=full_epochs,
-        workers=workers, ray_address=ray_address, checks=options.check_config(**check_kw),
+        workers=workers, ray_address=ray_address, write_clean=write_clean, checks=options.check_config(**check_kw),
         train_cfg=TrainConfig(samples=_samples(samples), epochs=epochs, batch_size=batch_size, lr=lr,
                               device=device, seed=seed, image_size=image_size))
     options.finish(dryrun(cfg, progress=options.progress()))

@@ -79,6 +79,12 @@ execution_options = _stack(
                       "need harness installed and, unless --ship-bytes, the images at the same path."),
 )
 
+write_clean_option = click.option(
+    "--write-clean", type=_path, metavar="DIR",
+    help="Also write DIR/train.json and DIR/val.json with only the sound records (no error finding; warnings "
+         "kept), each as it came, and DIR/left_out.arrow: what was left out and why. The input is never "
+         "touched: DIR may not be the dataset's folder.")
+
 ship_bytes_option = click.option(
     "--ship-bytes", is_flag=True,
     help="The driver reads the images and sends their bytes to the workers: no shared folder needed on "

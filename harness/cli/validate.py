@@ -20,18 +20,21 @@ def _sigterm_as_interrupt(signum, frame):
 @options.check_options
 @options.execution_options
 @options.ship_bytes_option
+@options.write_clean_option
 @options.cli_errors
-def command(dataset, train, val, images, out, workers, ray_address, ship_bytes, **check_kw) -> None:
+def command(dataset, train, val, images, out, workers, ray_address, ship_bytes, write_clean, **check_kw) -> None:
     """Check every record and image of DATASET (default: the embedded synthetic DeepCAD 1K).
 
     Runs on every core through a private local Ray (in this process below 3,000 records or with
     --workers 1), or on the cluster at --ray-address, whose nodes need harness installed and the images
     at the same path (a shared folder) unless --ship-bytes. Writes findings, tests, images and records
-    tables, run.json and report.md to --out. Exit 0 when both tests pass, 1 when one fails.
+    tables, run.json, report.md and the flagged images' contact sheet to --out. Exit 0 when both tests
+    pass, 1 when one fails.
     """
     from harness.runs.validate import validate
 
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     cfg = ValidateConfig(dataset=dataset, train=train, val=val, images=images, out=out, workers=workers,
-                         ray_address=ray_address, ship_bytes=ship_bytes, checks=options.check_config(**check_kw))
+                         ray_address=ray_address, ship_bytes=ship_bytes, write_clean=write_clean,
+                         checks=options.check_config(**check_kw))
     options.finish(validate(cfg, progress=options.progress()))

@@ -19,6 +19,16 @@ FINDINGS = pa.schema([
     ("message", pa.string()),
 ])
 
+# --write-clean: one row per (record left out, error finding that put it out); beside the clean split files.
+LEFT_OUT = pa.schema([
+    ("split", pa.string()),
+    ("record_index", pa.int64()),       # position in the input split file (0-based)
+    ("id", pa.string()),                # the record's id, null when it has none
+    ("image", pa.string()),
+    ("check", pa.string()),
+    ("message", pa.string()),
+])
+
 TESTS = pa.schema([
     ("test", pa.string()),
     ("status", pa.string()),
@@ -117,6 +127,22 @@ ESTIMATES = pa.schema([
     ("needed_samples_per_s", pa.float64()),   # target rows: samples/s the device consumes at that MFU
     ("loader_samples_per_s", pa.float64()),   # measured loader throughput it is compared with
     ("loader_keeps_up", pa.bool_()),          # loader_samples_per_s >= needed_samples_per_s
+    # harness estimate (basis "target", null elsewhere): a range, memory per GPU, and each number's basis
+    ("gpus", pa.int64()),                     # data-parallel GPUs; batch_size is per GPU
+    ("samples", pa.int64()),                  # training samples per epoch (= conversations)
+    ("total_seconds_low", pa.float64()),      # at the high end of the MFU range
+    ("total_seconds_high", pa.float64()),     # at the low end of the MFU range
+    ("mfu_low", pa.float64()),
+    ("mfu_high", pa.float64()),
+    ("flops_per_sample", pa.float64()),       # one training step's FLOPs per sample (mean over samples)
+    ("tokens_per_sample", pa.float64()),      # mean LM positions per sample, image tokens included
+    ("peak_memory_bytes", pa.int64()),        # modelled peak per GPU at batch_size
+    ("memory_capacity_bytes", pa.int64()),    # the device's memory
+    ("fits", pa.bool_()),                     # peak within the usable share of the device's memory
+    ("max_batch_size", pa.int64()),           # largest per-GPU batch that fits (0: none)
+    ("flops_assumption", pa.string()),        # how flops_per_sample was counted
+    ("memory_assumption", pa.string()),       # the memory model behind peak_memory_bytes and fits
+    ("samples_assumption", pa.string()),      # where samples came from
 ])
 
 # Test 3: one row per dry run, what the loader delivered and how its image-text pairing was verified.

@@ -19,13 +19,15 @@ from harness.execution import LocalExecutor, make_executor
 from harness.loader.check import TEST_ID as LOADER_TEST
 from harness.loader.check import LoaderCheck, check_loader
 from harness.progress import SILENT, Progress
-from harness.results import schema
+from harness.results import contact_sheet, schema
 from harness.results.metadata import default_out, run_metadata
 from harness.results.plots import loss_plot_png
 from harness.results.report.dryrun import dryrun_report
 from harness.results.run import RunResult
 from harness.results.write import write_run
+from harness.runs.clean import check_clean_target, write_clean
 from harness.runs.defaults import dataset_paths
+from harness.runs.gallery import flagged_gallery
 from harness.train.check import check_training
 from harness.train.device import describe
 
@@ -44,6 +46,8 @@ def dryrun(cfg: DryrunConfig, progress: Progress = SILENT) -> RunResult:
     t_start = time.perf_counter()
     paths = dataset_paths(cfg.dataset, train=cfg.train, val=cfg.val, images=cfg.images, progress=progress)
     out = Path(cfg.out) if cfg.out else default_out("dryrun")
+    if cfg.write_clean is not None:   # refused before any work
+        check_clean_target(cfg.write_clean, paths, cfg.dataset)
     dataset = load_dataset(paths)
 
     # Tests 1 and 2: in this process unless a cluster or several workers were asked for; a 3,300-image
@@ -94,7 +98,15 @@ def dryrun(cfg: DryrunConfig, progress: Progress = SILENT) -> RunResult:
     # test 2's stats carry the formula behind each memory estimate
     meta = run_metadata("dryrun", cfg, device=describe(train_res.device if train_res else None),
                         checks=checks.check_specs, stats=checks.stats)
+    # The clean copy after test 3: its error findings on records put those records out too.
+    clean = (write_clean(cfg.write_clean, dataset, tables["findings"], tables["records"], meta)
+             if cfg.write_clean is not None else None)
+    gallery, sheet = flagged_gallery(tables, paths.images, max_pixels=cfg.checks.max_pixels)
     report = dryrun_report(cfg=cfg, paths=paths, meta=meta, tables=tables, checks=checks,
-                           train=train_res, analysis=training.analysis)
-    files = write_run(out, meta, tables, report=report, files={"loss.png": loss_plot_png(tables["epochs"])})
-    return RunResult(command="dryrun", out=out, tables=tables, files=files, seconds=time.perf_counter() - t_start)
+                           train=train_res, analysis=training.analysis, gallery=gallery, clean=clean)
+    files = write_run(out, meta, tables, report=report, files={"loss.png": loss_plot_png(tables["epochs"]),
+                                                               contact_sheet.FILE: sheet})
+    if clean is not None:
+        files.update({f"clean_{k}": v for k, v in clean.files.items()})
+    return RunResult(command="dryrun", out=out, tables=tables, files=files, seconds=time.perf_counter() - t_start,
+                     notes=[clean.line()] if clean is not None else [])

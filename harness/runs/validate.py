@@ -21,12 +21,14 @@ from harness.config import ValidateConfig
 from harness.data import load_dataset
 from harness.execution import MeteredExecutor, make_executor
 from harness.progress import SILENT, Progress
-from harness.results import schema
+from harness.results import contact_sheet, schema
 from harness.results.metadata import default_out, run_metadata
 from harness.results.report.validate import validate_report
 from harness.results.run import RunResult
 from harness.results.write import write_run
+from harness.runs.clean import check_clean_target, write_clean
 from harness.runs.defaults import dataset_paths
+from harness.runs.gallery import flagged_gallery
 
 TABLES = ("findings", "tests", "images", "records")
 # Default: in this process below this many records. Ray costs ~5 s to start on 2 cores, and one core
@@ -58,12 +60,15 @@ class ValidateResult(RunResult):
 
 
 def validate(cfg: ValidateConfig, progress: Progress = SILENT) -> ValidateResult:
-    """Run tests 1 and 2 on the dataset; write findings, tests, images and records tables, run.json and
-    report.md into the run folder. Bad data becomes findings; only a dataset that is not there
-    (UsageError) raises."""
+    """Run tests 1 and 2 on the dataset; write findings, tests, images and records tables, run.json,
+    report.md and the flagged images' contact sheet into the run folder, and with ``write_clean`` the sound
+    records (``harness.runs.clean``). Bad data becomes findings; only a dataset that is not there or a
+    clean folder that would touch the input (UsageError) raises."""
     t0 = time.perf_counter()
     paths = dataset_paths(cfg.dataset, train=cfg.train, val=cfg.val, images=cfg.images, progress=progress)
     out = Path(cfg.out) if cfg.out else default_out("validate")
+    if cfg.write_clean is not None:   # refused before any work
+        check_clean_target(cfg.write_clean, paths, cfg.dataset)
 
     dataset = load_dataset(paths)
     n_records = sum(len(v) for v in dataset.records.values())
@@ -88,7 +93,14 @@ def validate(cfg: ValidateConfig, progress: Progress = SILENT) -> ValidateResult
         images_per_s=meter.items_per_s, seconds=time.perf_counter() - t0)
     result.notes = result.speed_lines()
     meta = run_metadata("validate", cfg, execution=result.execution, checks=checks.check_specs, stats=checks.stats)
+    clean = None
+    if cfg.write_clean is not None:
+        clean = write_clean(cfg.write_clean, dataset, tables["findings"], tables["records"], meta)
+        result.notes.append(clean.line())
+    gallery, sheet = flagged_gallery(tables, paths.images, max_pixels=cfg.checks.max_pixels)
     report = validate_report(cfg=cfg, paths=paths, meta=meta, tables=tables, checks=checks,
-                             speed=result.speed_lines())
-    result.files = write_run(out, meta, tables, report=report)
+                             speed=result.speed_lines(), gallery=gallery, clean=clean)
+    result.files = write_run(out, meta, tables, report=report, files={contact_sheet.FILE: sheet})
+    if clean is not None:
+        result.files.update({f"clean_{k}": v for k, v in clean.files.items()})
     return result

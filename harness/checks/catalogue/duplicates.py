@@ -74,12 +74,20 @@ def _sorted_by_leak(dataset, images):
           description="a sample copied across splits: a pixel-identical picture with the same answer in train "
                       "and val, so validation scores memory of a training sample")
 def image_copied_across_splits(dataset, images, ctx) -> Iterable[Finding]:
+    val_records: dict[str, list] = defaultdict(list)
+    for r in dataset.records.get("val", []):
+        if r.image is not None:
+            val_records[r.image].append(r)
     for leaked, _ in _sorted_by_leak(dataset, images):
         for v, same in leaked:
-            yield image_copied_across_splits.finding(
-                f"image copied across splits: val {v!r} has the pixels and the answer of "
-                f"train {same[:3]}" + (f" and {len(same) - 3} more" if len(same) > 3 else ""),
-                split="val", image=v)
+            message = (f"image copied across splits: val {v!r} has the pixels and the answer of "
+                       f"train {same[:3]}" + (f" and {len(same) - 3} more" if len(same) > 3 else ""))
+            # One finding per val record showing it (named, so it is left out of the sound set); the
+            # image alone when no val record uses it by that name.
+            recs = val_records.get(v) or [None]
+            for r in recs:
+                yield (image_copied_across_splits.on_record(r, message) if r is not None else
+                       image_copied_across_splits.finding(message, split="val", image=v))
 
 
 @register("dataset.same_picture_across_splits", kind="dataset", severity="warning",

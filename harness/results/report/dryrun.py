@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from harness.results.format import col, coverage_histogram, duration, fmt, md_table
+from harness.results.report.actions import section_clean, section_flagged
 from harness.results.report.assessment import (
     section_caught,
     section_next_steps,
@@ -12,7 +14,6 @@ from harness.results.report.assessment import (
     section_risk,
     section_versus_seed,
 )
-from harness.results.format import col, coverage_histogram, duration, fmt, md_table
 from harness.results.summary import findings_by_check
 
 
@@ -254,12 +255,13 @@ def report_head(title: str, *, paths, meta, tables) -> str:
     ])
 
 
-def dryrun_report(*, cfg, paths, meta, tables, checks, train, analysis) -> str:
+def dryrun_report(*, cfg, paths, meta, tables, checks, train, analysis, gallery=None, clean=None) -> str:
     tests = tables["tests"].to_pylist()
     failed = any(t["status"] == "failed" for t in tests)
     parts = [
         report_head("Dry run", paths=paths, meta=meta, tables=tables), section_tests(tables),
-        section_validation(tables, checks), section_statistics(tables, cfg, checks.stats, cfg.train_cfg.image_size),
+        section_validation(tables, checks), section_flagged(gallery), section_clean(clean),
+        section_statistics(tables, cfg, checks.stats, cfg.train_cfg.image_size),
         section_loader(tables), section_training(tables, cfg, train, analysis), section_quality(tables),
         section_pipeline(tests, loaded(tables), train, analysis), section_estimates(tables, cfg),
         section_convergence(analysis), section_deviation(analysis), section_versus_seed(train, analysis),
