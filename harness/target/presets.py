@@ -19,6 +19,14 @@ Sources:
 - ``tinyllava-tinyllama-1.1b-siglip``: TinyLLaVA-TinyLlama-1.1B-SigLIP: TinyLlama-1.1B's config.json
   (22 layers, hidden 2048, intermediate 5632, 32 heads, 4 KV heads, vocabulary 32,000, untied) and
   SigLIP so400m patch14-384; the same fine-tune recipe.
+- ``tinyllava-phi-2-siglip`` / ``tinyllava-phi-2-clip`` (TinyLLaVA-Phi-2-SigLIP-3.1B and its CLIP-L-336
+  twin): microsoft/phi-2's config.json (phi, 32 layers, hidden 2560, intermediate 10240, 32 heads, partial
+  rotary 0.4, vocabulary 51,200, untied, gelu_new MLP without GLU); context 3072 as TinyLLaVA trains it.
+- ``tinyllava-stablelm-2-1.6b-siglip``: stabilityai/stablelm-2-1_6b's config.json (stablelm, 24 layers,
+  hidden 2048, intermediate 5632, 32 heads and KV heads, partial rotary 0.25, qkv bias, vocabulary
+  100,352, untied).
+- ``tinyllava-qwen2-1.5b-siglip``: Qwen/Qwen2-1.5B's config.json (28 layers, hidden 1536, intermediate
+  8960, 12 heads, 2 KV heads, vocabulary 151,936, tied, rope theta 1e6).
 """
 from __future__ import annotations
 
@@ -118,6 +126,25 @@ def _tinyllama_1_1b() -> dict:
             "tie_word_embeddings": False, "hidden_act": "silu"}
 
 
+def _phi_2() -> dict:
+    return {"model_type": "phi", "vocab_size": 51_200, "hidden_size": 2560, "intermediate_size": 10_240,
+            "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 32,
+            "partial_rotary_factor": 0.4, "max_position_embeddings": 2048, "layer_norm_eps": 1e-5,
+            "rope_theta": 10_000.0, "hidden_act": "gelu_new", "tie_word_embeddings": False}
+
+
+def _stablelm_2_1_6b() -> dict:
+    return {"model_type": "stablelm", "vocab_size": 100_352, "hidden_size": 2048, "intermediate_size": 5632,
+            "num_hidden_layers": 24, "num_attention_heads": 32, "num_key_value_heads": 32,
+            "partial_rotary_factor": 0.25, "use_qkv_bias": True, "max_position_embeddings": 4096,
+            "layer_norm_eps": 1e-5, "rope_theta": 10_000.0, "hidden_act": "silu", "tie_word_embeddings": False}
+
+
+def _qwen2_1_5b() -> dict:
+    return {**_qwen2_0_5b(), "hidden_size": 1536, "intermediate_size": 8960, "num_hidden_layers": 28,
+            "num_attention_heads": 12, "num_key_value_heads": 2}
+
+
 TARGET_PRESETS: dict[str, TargetSpec] = {
     "openecad-0.89b": TargetSpec(name="openecad-0.89b", text_config=_openelm_450m_uniform(),
                                  vision_config=SIGLIP_SO400M_384,
@@ -127,6 +154,14 @@ TARGET_PRESETS: dict[str, TargetSpec] = {
                                               vision_config=SIGLIP_SO400M_384),
     "tinyllava-tinyllama-1.1b-siglip": TargetSpec(name="tinyllava-tinyllama-1.1b-siglip",
                                                   text_config=_tinyllama_1_1b(), vision_config=SIGLIP_SO400M_384),
+    "tinyllava-phi-2-siglip": TargetSpec(name="tinyllava-phi-2-siglip", text_config=_phi_2(),
+                                         vision_config=SIGLIP_SO400M_384, max_length=3072),
+    "tinyllava-phi-2-clip": TargetSpec(name="tinyllava-phi-2-clip", text_config=_phi_2(), vision_config=CLIP_L_336,
+                                       max_length=3072),
+    "tinyllava-stablelm-2-1.6b-siglip": TargetSpec(name="tinyllava-stablelm-2-1.6b-siglip",
+                                                   text_config=_stablelm_2_1_6b(), vision_config=SIGLIP_SO400M_384),
+    "tinyllava-qwen2-1.5b-siglip": TargetSpec(name="tinyllava-qwen2-1.5b-siglip", text_config=_qwen2_1_5b(),
+                                              vision_config=SIGLIP_SO400M_384),
 }
 
 
