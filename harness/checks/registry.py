@@ -30,6 +30,9 @@ class CheckSpec:
     description: str
     fn: Callable[..., Iterable[Finding]] | None
     params: dict[str, Any] = field(default_factory=dict)
+    # Its findings are about what an image looks like (every image check; pixel statistics and duplicates
+    # among dataset checks): the report's contact sheet shows their images, not those of text findings.
+    pictures: bool = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Iterable[Finding]:
         """Run the check (``fn``): a registered check is called like the function it decorates."""
@@ -54,7 +57,7 @@ class CheckSpec:
 
     def describe(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "severity": self.severity,
-                "description": self.description, "params": self.params}
+                "description": self.description, "params": self.params, "pictures": self.pictures}
 
 
 class Registry:
@@ -63,7 +66,7 @@ class Registry:
     def __init__(self) -> None:
         self._specs: dict[str, CheckSpec] = {}
 
-    def register(self, id: str, *, kind: str, severity: str, description: str,
+    def register(self, id: str, *, kind: str, severity: str, description: str, pictures: bool | None = None,
                  **params: Any) -> Callable[[Callable], CheckSpec]:
         """Decorator: add a check under ``id`` and return its spec (callable like ``fn``); a second check
         with the same id is a bug and raises."""
@@ -71,7 +74,8 @@ class Registry:
 
         def wrap(fn: Callable) -> CheckSpec:
             return self._add(CheckSpec(id=id, kind=kind, severity=severity, description=description, fn=fn,
-                                       params=dict(params)))
+                                       params=dict(params),
+                                       pictures=kind == "image" if pictures is None else pictures))
 
         return wrap
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +51,12 @@ class Gallery:
         return self.flagged - len(self.tiles)
 
 
-def flagged_images(findings: pa.Table, images: pa.Table, records: pa.Table, *, cap: int = CAP) -> Gallery:
+def flagged_images(findings: pa.Table, images: pa.Table, records: pa.Table, *, cap: int = CAP,
+                   pictures: Collection[str] | None = None) -> Gallery:
     """Images with an error or warning finding on them or on a record showing them, one tile each: errors
-    before warnings, then more error findings first, then the findings' order."""
+    before warnings, then more error findings first, then the findings' order. ``pictures``: the checks
+    whose findings are about how an image looks (``CheckSpec.pictures``); None takes every check. A text
+    finding (a long answer, a bad turn) says nothing a thumbnail could show."""
     rec_image = {(s, i): im for s, i, im in zip(records.column("split").to_pylist(),
                                                  records.column("record_index").to_pylist(),
                                                  records.column("image").to_pylist())}
@@ -64,7 +67,7 @@ def flagged_images(findings: pa.Table, images: pa.Table, records: pa.Table, *, c
     seen: dict[str, dict] = {}
     cols = [findings.column(c).to_pylist() for c in ("severity", "check", "split", "record_index", "image")]
     for order, (sev, check, split, index, image) in enumerate(zip(*cols)):
-        if sev not in _RANK:
+        if sev not in _RANK or (pictures is not None and check not in pictures):
             continue
         label = f"{split}[{index}]" if index is not None else None
         image = image or rec_image.get((split, index))

@@ -52,7 +52,7 @@ def test_register_returns_the_spec_and_findings_carry_its_id_and_severity():
 
     assert isinstance(probe, CheckSpec) and reg["probe.one"] is probe
     assert probe.describe() == {"id": "probe.one", "kind": "record", "severity": "warning",
-                                "description": "a probe", "params": {"limit": 3}}
+                                "description": "a probe", "params": {"limit": 3}, "pictures": False}
     record = parse_record("val", 7, {"image": "m1_front.png", "conversations": []})
     # called directly and through fn alike
     assert list(probe(record, None)) == list(probe.fn(record, None)) == [
@@ -103,3 +103,10 @@ def test_unknown_kind_or_severity_raises():
         reg.register("x", kind="nope", severity="info", description="")
     with pytest.raises(ValueError, match="severity"):
         reg.declare("x", kind="loader", severity="fatal", description="")
+
+
+def test_picture_checks_are_every_image_check_and_the_pixel_dataset_checks():
+    pictures = {s.id for s in checks() if s.pictures}
+    assert {s.id for s in checks("image")} <= pictures
+    assert {"dataset.dark", "dataset.near_duplicate_across_splits", "record.image_path_unsafe"} <= pictures
+    assert not pictures & {"tokens.over_max_length", "record.turn_structure", "dataset.orphan_image"}

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from harness.cli import main
-from harness.results.contact_sheet import CAP, COLUMNS, FILE, LABEL_PX, PAD_PX, TILE_PX
+from harness.results.contact_sheet import CAP, COLUMNS, FILE, LABEL_PX, PAD_PX, TILE_PX, flagged_images
+from harness.results.schema import FINDINGS, IMAGES, RECORDS, read_metadata
 from harness.results.write import read_table
 from tests.support.datasets import make_clean_dataset
 
@@ -21,11 +22,14 @@ def run(*args):
 
 
 def flagged(out) -> set[str]:
-    """Image names an error or warning finding points at, directly or through its record: from the tables."""
+    """Image names an error or warning finding of a picture check points at, directly or through its record:
+    from the tables (the catalogue in their metadata says which checks are about pictures)."""
     rec = {(r["split"], r["record_index"]): r["image"] for r in read_table(out / "records.arrow").to_pylist()}
+    findings = read_table(out / "findings.arrow")
+    pictures = {c["id"] for c in read_metadata(findings.schema)["checks"] if c["pictures"]}
     names = set()
-    for f in read_table(out / "findings.arrow").to_pylist():
-        if f["severity"] in ("error", "warning"):
+    for f in findings.to_pylist():
+        if f["severity"] in ("error", "warning") and f["check"] in pictures:
             name = f["image"] or rec.get((f["split"], f["record_index"]))
             if name:
                 names.add(name)
@@ -108,3 +112,20 @@ def test_dryrun_sheet_gives_an_undecodable_image_a_placeholder(tmp_path, damage)
     drawn = tiles(Image.open(out / FILE))
     assert drawn[0] == (RED, GREY)   # the error first, as a placeholder
     assert len(drawn) == len(flagged(out))
+
+
+def test_text_findings_get_no_tile():
+    """A long answer or a bad turn says nothing a thumbnail could show: only picture checks make tiles."""
+    import pyarrow as pa
+    findings = pa.Table.from_pylist([
+        {"severity": "warning", "check": "tokens.over_max_length", "message": "long", "split": "train",
+         "record_index": 0, "image": "a.png"},
+        {"severity": "warning", "check": "dataset.dark", "message": "dark", "split": "train", "image": "b.png"},
+    ], schema=FINDINGS)
+    images = pa.Table.from_pylist([{"image": n, "decode_ok": True, "exists": True} for n in ("a.png", "b.png")],
+                                  schema=IMAGES)
+    records = pa.Table.from_pylist([{"split": "train", "record_index": i, "image": n}
+                                    for i, n in enumerate(("a.png", "b.png"))], schema=RECORDS)
+    gallery = flagged_images(findings, images, records, pictures={"dataset.dark"})
+    assert [t.image for t in gallery.tiles] == ["b.png"] and gallery.flagged == 1
+    assert {t.image for t in flagged_images(findings, images, records).tiles} == {"a.png", "b.png"}

@@ -294,7 +294,7 @@ def _consistency(spec: CheckSpec, what: str, keys: list, images, share: float) -
                                severity="warning", split=split, image=name)
 
 
-@register("dataset.resolution_inconsistent", kind="dataset", severity="warning", dominant_share=0.5,
+@register("dataset.resolution_inconsistent", kind="dataset", pictures=True, severity="warning", dominant_share=0.5,
           description="an image size other than the dataset's dominant size: it loads, but is squashed")
 def resolution_inconsistent(dataset, images, ctx) -> Iterable[Finding]:
     cols = _decoded(images, "width_px", "height_px")
@@ -302,7 +302,7 @@ def resolution_inconsistent(dataset, images, ctx) -> Iterable[Finding]:
     yield from _consistency(resolution_inconsistent, "size", keys, images, 0.5)
 
 
-@register("dataset.mode_inconsistent", kind="dataset", severity="warning", dominant_share=0.5,
+@register("dataset.mode_inconsistent", kind="dataset", pictures=True, severity="warning", dominant_share=0.5,
           description="a colour mode other than the dataset's dominant mode: converted on load")
 def mode_inconsistent(dataset, images, ctx) -> Iterable[Finding]:
     yield from _consistency(mode_inconsistent, "mode", _decoded(images, "mode")["mode"], images, 0.5)

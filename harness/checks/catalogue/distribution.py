@@ -42,7 +42,8 @@ def _outliers(check: str, column: str, side: int, floor: float, word: str, log: 
             yield spec.finding(f"{word}: {column} {raw[i]:.4g} against the dataset's median {med:.4g} "
                                f"(robust z {side * z[i]:+.1f})", split=splits[i], image=names[i])
     fn.__name__ = check.replace(".", "_")
-    spec = register(check, kind="dataset", severity="warning", column=column, side="high" if side > 0 else "low",
+    spec = register(check, kind="dataset", severity="warning", pictures=True, column=column,
+                    side="high" if side > 0 else "low",
                     mad_floor=floor, log_scale=log, min_images=MIN_IMAGES,
                     description=f"{word} compared with the dataset (robust z of {column})")(fn)
     return spec

@@ -70,7 +70,7 @@ def _sorted_by_leak(dataset, images):
         yield [(v, same) for v, same in leaked if same], ([v for v, same in leaked if not same], train)
 
 
-@register("dataset.image_copied_across_splits", kind="dataset", severity="error",
+@register("dataset.image_copied_across_splits", kind="dataset", pictures=True, severity="error",
           description="a sample copied across splits: a pixel-identical picture with the same answer in train "
                       "and val, so validation scores memory of a training sample")
 def image_copied_across_splits(dataset, images, ctx) -> Iterable[Finding]:
@@ -90,7 +90,7 @@ def image_copied_across_splits(dataset, images, ctx) -> Iterable[Finding]:
                        image_copied_across_splits.finding(message, split="val", image=v))
 
 
-@register("dataset.same_picture_across_splits", kind="dataset", severity="warning",
+@register("dataset.same_picture_across_splits", kind="dataset", pictures=True, severity="warning",
           description="a pixel-identical picture in train and val with different answers: the view does not "
                       "determine the model (common for simple CAD shapes), or an image file was copied")
 def same_picture_across_splits(dataset, images, ctx) -> Iterable[Finding]:
@@ -179,7 +179,7 @@ def _near_pairs(vh: np.ndarray, th: np.ndarray, limit: int, max_candidates: int 
         start = stop
 
 
-@register("dataset.near_duplicate_across_splits", kind="dataset", severity="warning",
+@register("dataset.near_duplicate_across_splits", kind="dataset", pictures=True, severity="warning",
           description="a val image within phash_distance of a train image of another model: a warning when "
                       "they share the answer, info when they differ (look-alike shapes)",
           block_bytes=NEAR_BLOCK_BYTES)
@@ -223,7 +223,7 @@ def near_duplicate_across_splits(dataset, images, ctx) -> Iterable[Finding]:
             severity="warning" if is_same else "info", split="val", image=names[v])
 
 
-@register("dataset.exact_duplicate_within_split", kind="dataset", severity="warning",
+@register("dataset.exact_duplicate_within_split", kind="dataset", pictures=True, severity="warning",
           description="pixel-identical images of different models within one split: a warning when they "
                       "share the answer (a duplicated sample), info when the answers differ (ambiguous view)")
 def exact_duplicate_within_split(dataset, images, ctx) -> Iterable[Finding]:

@@ -107,7 +107,7 @@ def prompt_empty(record, ctx) -> Iterable[Finding]:
 # (harness.checks.catalogue.labels: labels.empty_supervision, labels.placeholders), which sees what TinyLLaVA does.
 
 
-@register("record.image_path_unsafe", kind="record", severity="error",
+@register("record.image_path_unsafe", kind="record", pictures=True, severity="error",
           description="'image' that is not a relative path inside the image folder (not a string, absolute, "
                       "'..', or a symlink leading out): training opens a file it should not, or fails")
 def image_path_unsafe(record, ctx) -> Iterable[Finding]:

@@ -12,13 +12,14 @@ def section_flagged(gallery: Gallery | None) -> str:
     if gallery is None:
         return ""
     if not gallery.flagged:
-        return "## Flagged images\n\nNo image is named by an error or warning finding."
+        return "## Flagged images\n\nNo image is named by an error or warning finding about its picture."
     shown = len(gallery.tiles)
     left = (f"; the first {shown} are shown, {gallery.left_off:,} left off (`findings.arrow` lists them all)"
             if gallery.left_off else "")
     return "\n".join([
         "## Flagged images", "",
-        f"{gallery.flagged:,} image(s) with an error or warning finding, worst first (errors, red border, "
+        f"{gallery.flagged:,} image(s) with an error or warning finding about the picture (image checks, pixel "
+        f"statistics, duplicates; text findings have no tile), worst first (errors, red border, "
         f"before warnings, orange){left}. Each tile: the record (split[index], or the image name when no "
         f"record names it) and its worst check (+N: more checks). Thumbnails are what training sees "
         f"(`convert(\"RGB\")`); a grey tile is a file that could not be decoded or read, with the reason.",
