@@ -13,10 +13,11 @@ image checks then read the rows in slices, never the whole table as dicts.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ from harness.text.labels import make_context, token_columns
 CHUNK_IMAGES = 32   # images per task: small enough to spread over workers, large enough to amortise a task
 COMPACT_BATCHES = 256   # chunk batches merged into one contiguous table at a time (bounds per-batch overhead)
 CHECK_SLICE = 4096      # IMAGES rows turned into dicts at a time for the image checks
+ROW_BATCH = 8192        # record and finding rows held as dicts at a time on their way into a table
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -248,8 +250,7 @@ def _image_findings(images: pa.Table, ctx) -> tuple[list[Finding], set[str]]:
     return findings, errors
 
 
-def _record_rows(dataset, ctx: CheckContext, unsound: set) -> list[dict]:
-    rows = []
+def _record_rows(dataset, ctx: CheckContext, unsound: set) -> Iterator[dict]:
     for r in dataset.all_records():
         turns = r.turns or ()
         row = {"split": r.split, "record_index": r.index, "id": r.id, "image": r.image,
@@ -261,8 +262,16 @@ def _record_rows(dataset, ctx: CheckContext, unsound: set) -> list[dict]:
         # Token counts as TinyLLaVA formats the sample (template, image as image_tokens); null where
         # its turns cannot be paired.
         row.update(token_columns(ctx.analysis(r)))
-        rows.append(row)
-    return rows
+        yield row
+
+
+def _table(rows: Iterable[dict], schema: pa.Schema) -> pa.Table:
+    """Rows as a table, ``ROW_BATCH`` dicts at a time: a million records never exist as a million dicts."""
+    rows = iter(rows)
+    batches = []
+    while chunk := list(itertools.islice(rows, ROW_BATCH)):
+        batches.append(pa.RecordBatch.from_pylist(chunk, schema=schema))
+    return pa.Table.from_batches(batches, schema=schema).combine_chunks()
 
 
 def _unsound(dataset: Dataset, findings: list[Finding], image_errors: set[str]) -> set:
@@ -294,9 +303,9 @@ def run_checks(dataset: Dataset, cfg: CheckConfig, *, executor: Executor | None 
     for spec in checks("dataset"):
         findings.extend(spec.fn(dataset, images, ctx))
     unsound = _unsound(dataset, findings, image_errors)
-    records = pa.Table.from_pylist(list(_record_rows(dataset, ctx, unsound)), schema=RECORDS)
+    records = _table(_record_rows(dataset, ctx, unsound), RECORDS)
     sound = {s: [r for r in recs if (s, r.index) not in unsound] for s, recs in dataset.records.items()}
-    findings_tbl = pa.Table.from_pylist([f.as_row() for f in findings], schema=FINDINGS)
+    findings_tbl = _table((f.as_row() for f in findings), FINDINGS)
     t1 = time.perf_counter()
     tokenizer = str(cfg.tokenizer) if cfg.tokenizer is not None else f"proxy ({cfg.template} template)"
     stats = compute_stats(images, records, cfg=cfg, tokenizer=tokenizer)
