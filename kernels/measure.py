@@ -18,7 +18,8 @@ exact, and vectorisable by LLVM without fast-math — and turned into float64 on
   flat image, whose AC terms are zero up to rounding noise.
 
 ``pixel_hash`` is the exact-duplicate key: xxhash's XXH3-128 of the shape (three little-endian uint64:
-height, width, channels) followed by the decoded pixels in C order, as 32 hex digits. It replaced a
+height, width, channels; a fourth, the scale, for a JPEG decoded in draft mode) followed by the decoded
+pixels in C order, as 32 hex digits. It replaced a
 hand-written numba hash (four xxh64-style lanes) when ``benchmarks/bench_pixel_hash.py`` measured, one core,
 60 decoded 512x512 CAD renders: XXH3-128 0.063 ms an image against the numba hash's 0.13-0.14 ms (x0.44-0.49),
 0.05 against 0.15 ms on random noise (SHA-1 cost ~1 ms). Not for adversarial input: two different images with
@@ -202,11 +203,16 @@ def measure(rgb: np.ndarray) -> tuple[np.ndarray, np.uint64]:
     return stats, np.uint64(_phash(blocks, _DCT))
 
 
-def pixel_hash(rgb: np.ndarray) -> str:
-    """XXH3-128 of the shape and the pixels (C order, whatever the array's layout), as 32 hex digits."""
+def pixel_hash(rgb: np.ndarray, *, scale: int = 1) -> str:
+    """XXH3-128 of the shape and the pixels (C order, whatever the array's layout), as 32 hex digits.
+
+    ``scale`` > 1: the pixels are a JPEG decoded at 1/scale (draft mode); the scale joins the shape in the
+    header, so a scaled decode never shares a key with a full-size image of the same pixels. Scale 1
+    hashes exactly as before (the header is the shape alone)."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3:
         raise ValueError(f"expected (H, W, C) uint8, got {rgb.shape} {rgb.dtype}")
-    h = xxhash.xxh3_128(np.asarray(rgb.shape, "<u8").tobytes())
+    header = rgb.shape if scale == 1 else (*rgb.shape, scale)
+    h = xxhash.xxh3_128(np.asarray(header, "<u8").tobytes())
     h.update(np.ascontiguousarray(rgb))   # streamed: the same digest as hashing the joined bytes, no copy
     return h.hexdigest()
 

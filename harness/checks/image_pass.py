@@ -12,6 +12,27 @@ What ``convert("RGB")`` hides is measured through Pillow, and only where it can 
 an alpha band, or a tRNS chunk), 16/32-bit grey values it clips, and the EXIF orientation (the
 ``alpha_min``, ``transparent_fraction``, ``clipped_fraction`` and ``exif_orientation`` columns). A clean RGB
 PNG without tRNS or eXIf is decoded once, by the kernel, and leaves those columns null.
+
+JPEG at validation speed: a large JPEG is decoded at a reduced DCT scale (Pillow's draft mode: libjpeg
+scales inside the inverse DCT, 1/2, 1/4 or 1/8), the smallest that keeps the short side at least
+``DRAFT_FLOOR_PX``, the vision tower's input size: the model never sees more detail than that, so the
+measures keep what training sees. What stays exact, and why:
+
+- errors: draft mode still entropy-decodes every scan to the last byte (the coefficients of each block
+  must be read to find the next), so truncation and corrupt data fail exactly as a full decode does;
+- ``width_px``, ``height_px``, ``mode`` and ``decoded_bytes`` come from the header: the full-size truth;
+- ``pixel_hash`` hashes the scaled pixels with the scale (``kernels.measure.pixel_hash``): identical files,
+  or files differing only in metadata (the same coefficients), share a key as before; another encode of
+  the same picture had other full-size pixels and has other scaled ones (a re-encode changes the
+  low-frequency coefficients too). Only files differing in nothing but the high frequencies the scale
+  drops would now share a key: pixel-identical at the detail the model is given;
+- brightness, contrast, entropy, colourfulness and phash move by little (the DC term, a block's mean, is
+  kept exactly; tolerances measured in ``tests/checks/test_jpeg_draft.py``);
+- ``blur_laplacian_var`` depends on scale: it is taken at the decode scale, recorded in ``measure_scale``.
+  With the floor, every large JPEG is measured with its short side in [384, 768), within 2x of the
+  tower's input, where its native size could be 8x off; ``dataset.blurry`` judges against the dataset's
+  own median (log scale), so images measured at like scales compare as the model sees them.
+  A COCO-sized photo (short side under 768) is decoded at full size: unchanged.
 """
 from __future__ import annotations
 
@@ -170,7 +191,33 @@ def _pillow_problem(exc: Exception) -> str:
     return "undecodable"
 
 
-def _decode_pillow(data: bytes, row: dict, max_pixels: int) -> np.ndarray:
+# Short side a draft-decoded JPEG keeps: SigLIP's 384 (CLIP's 336 below it), the largest input of the
+# towers TinyLLaVA trains; a COCO photo (640x480) stays at full size, a phone photo (4032x3024) drops to 1/4.
+DRAFT_FLOOR_PX = 384
+DCT_SCALES = (8, 4, 2)   # what libjpeg's scaled IDCT offers below 1/1 (Pillow's draft)
+
+
+def draft_scale(width: int, height: int, floor: int | None = None) -> int:
+    """The largest DCT scale denominator (8, 4, 2, else 1) that keeps the short side >= ``floor``
+    (default: the module's ``DRAFT_FLOOR_PX``, read at each call)."""
+    floor = DRAFT_FLOOR_PX if floor is None else floor
+    for s in DCT_SCALES:
+        if min(width, height) // s >= floor:
+            return s
+    return 1
+
+
+def _draft(im, w: int, h: int) -> int:
+    """Ask Pillow for the DCT scale ``draft_scale`` picks; the scale Pillow set (1 when it declined)."""
+    s = draft_scale(w, h)
+    if s == 1 or im.format not in ("JPEG", "MPO"):
+        return 1
+    im.draft(None, (w // s, h // s))   # mode None: the header's mode is kept, only the size scales
+    return round(w / im.size[0])       # Pillow's size is ceil(w / s); unchanged (1) if it declined
+
+
+def _decode_pillow(data: bytes, row: dict, max_pixels: int) -> tuple[np.ndarray, int]:
+    """(RGB pixels, DCT scale denominator they were decoded at: 1 except for a large JPEG)."""
     from PIL import Image  # only for formats other than PNG
 
     with Image.open(io.BytesIO(data)) as im:
@@ -181,9 +228,11 @@ def _decode_pillow(data: bytes, row: dict, max_pixels: int) -> np.ndarray:
         # Image.MAX_IMAGE_PIXELS semantics, without touching Pillow's global: refused before load.
         if w * h > max_pixels:
             raise _Refused("pixel_limit", f"image of {w}x{h} pixels exceeds the limit of {max_pixels}")
+        scale = _draft(im, w, h)
         im.load()
         _pixel_facts(im, row)
-        return np.asarray(im.convert("RGB"))
+        # An RGB image is read as it is: convert("RGB") would only copy it.
+        return np.asarray(im if im.mode == "RGB" else im.convert("RGB")), scale
 
 
 class _Refused(Exception):
@@ -192,9 +241,11 @@ class _Refused(Exception):
         self.problem = problem
 
 
-def _measure_pixels(rgb: np.ndarray, row: dict) -> None:
+def _measure_pixels(rgb: np.ndarray, row: dict, scale: int = 1) -> None:
     stats, phash = kmeasure.measure(rgb)
-    row.update(decoded_bytes=int(rgb.nbytes), pixel_hash=kmeasure.pixel_hash(rgb),
+    # decoded_bytes: what the full image holds decoded (the header's size), whatever scale it was measured at.
+    row.update(decoded_bytes=int(row["width_px"]) * int(row["height_px"]) * 3, measure_scale=scale,
+               pixel_hash=kmeasure.pixel_hash(rgb, scale=scale),
                phash=int(phash), brightness_mean=float(stats[0]), contrast_std=float(stats[1]),
                entropy_bits=float(stats[2]), blur_laplacian_var=float(stats[3]), colorfulness=float(stats[4]))
 
@@ -223,12 +274,13 @@ def measure_image(root: str, image: str, *, max_pixels: int) -> dict:
     try:
         if row["format"] is None:
             raise _Refused("not_an_image", "not an image: unknown magic bytes")
+        scale = 1
         if row["format"] == "PNG":
             rgb = _decode_png(data, row, max_pixels)
             _png_facts(data, row)
         else:
-            rgb = _decode_pillow(data, row, max_pixels)
-        _measure_pixels(rgb, row)
+            rgb, scale = _decode_pillow(data, row, max_pixels)
+        _measure_pixels(rgb, row, scale)
         row["decode_ok"] = True
     except kpng.PNGError as e:
         row.update(decode_error=str(e), decode_problem=_png_problem(str(e)))

@@ -70,6 +70,8 @@ IMAGES = pa.schema([
     ("clipped_fraction", pa.float64()), # 16/32-bit greyscale (I;16, I, F): share of pixels above 255,
                                         # which convert("RGB") clips to white
     ("exif_orientation", pa.int64()),   # EXIF Orientation tag (1..8) when present; TinyLLaVA ignores it
+    ("measure_scale", pa.int64()),      # the measures' pixels were 1/this of full size: 1, or 2/4/8 for a
+                                        # large JPEG decoded in draft mode (DCT scaling; image_pass docstring)
 ])
 
 # One row per record of each split.
@@ -204,4 +206,5 @@ TARGET = pa.schema([
     ("dtype", pa.string()),
     ("recipe", pa.string()),
     ("tokens_per_sample", pa.int64()),  # LM positions per sample, image tokens included
+    ("predicted_peak_memory_bytes", pa.int64()),   # harness.estimate.memory at this depth, batch and dtype
 ])
