@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kernels._jit import njit
-from kernels.resize import _ONE, Plan, _clip8, _vertical_row, check_src, horizontal
+from kernels.resize import _ONE, Plan, _clip8, _vertical_row, check_src, horizontal, horizontal_any
 from kernels.runs import same_groups, tap_groups
 
 
@@ -86,6 +86,18 @@ def _planar_norm(tmp, rowmap, mean, std, out):
 
 
 @njit
+def _planar_lut(tmp, rowmap, lut, out):
+    # _planar_norm through the table: the same float32 values (the table holds torch's own operations)
+    for c in range(3):
+        table = lut[c]
+        for y in range(out.shape[1]):
+            trow = tmp[c, rowmap[y]]
+            orow = out[c, y]
+            for x in range(out.shape[2]):
+                orow[x] = table[trow[x]]
+
+
+@njit
 def _hwc_norm(src, lut, out):
     # (H, W, 3) uint8 -> (3, H, W) float32 through the per-channel table: one load per value
     for y in range(src.shape[0]):
@@ -116,6 +128,31 @@ def resize_normalize_into(src_hwc_u8: np.ndarray, plan: Plan, out_chw_f32: np.nd
     return out_chw_f32
 
 
+def table(mean: Sequence[float] = (0.5, 0.5, 0.5), std: Sequence[float] = (0.5, 0.5, 0.5)) -> np.ndarray:
+    """The (3, 256) float32 table of ``(v/255 - mean)/std`` that ``resize_normalize_table_into`` takes:
+    made once per Loader rather than once per image."""
+    return _lut(*_constants(mean, std))
+
+
+def resize_normalize_table_into(src: np.ndarray, plan: Plan, out_chw_f32: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """``resize_normalize_into`` with the table made once (``table``), for the Loader's worker threads:
+    the Python around the kernels (the GIL held) is a few checks. ``src`` may also be (H, W, 4), Pillow's
+    own RGB(X) layout exported without a copy; byte 3 is never read. Same values, bit for bit."""
+    check_src(src, plan, (3, 4))
+    _check_out(out_chw_f32, plan.out_h, plan.out_w)
+    if lut.dtype != np.float32 or lut.shape != (3, 256):
+        raise ValueError("lut must be the (3, 256) float32 table from kernels.normalize.table")
+    if (plan.in_h, plan.in_w) == (plan.out_h, plan.out_w):
+        _hwc_norm(src, lut, out_chw_f32)
+        return out_chw_f32
+    tmp, rowmap = horizontal_any(src, plan)
+    if plan.in_h == plan.out_h or plan.vertical_first:
+        _planar_lut(tmp, rowmap, lut, out_chw_f32)
+    else:
+        _vertical_norm(tmp, rowmap, plan.v_bounds, plan.v_coeffs, lut, out_chw_f32)
+    return out_chw_f32
+
+
 def normalize_into(src_hwc_u8: np.ndarray, out_chw_f32: np.ndarray,
                    mean: Sequence[float] = (0.5, 0.5, 0.5),
                    std: Sequence[float] = (0.5, 0.5, 0.5)) -> np.ndarray:
@@ -128,4 +165,4 @@ def normalize_into(src_hwc_u8: np.ndarray, out_chw_f32: np.ndarray,
     return out_chw_f32
 
 
-__all__ = ["normalize_into", "resize_normalize_into"]
+__all__ = ["normalize_into", "resize_normalize_into", "resize_normalize_table_into", "table"]

@@ -219,12 +219,14 @@ def _inflate(idat: list, size: int) -> bytes:
     return raw
 
 
-def _decode(data, max_pixels: int, out: np.ndarray | None) -> np.ndarray:
+def _decode(data, max_pixels: int, out: np.ndarray | None, alloc=None) -> np.ndarray:
     mv = memoryview(data).cast("B")
     info = _header(mv)
     h, w = info.height, info.width
     if w * h > max_pixels:
         raise PNGError(f"image of {w}x{h} pixels exceeds the limit of {max_pixels}")
+    if alloc is not None:
+        out = alloc((h, w, 3))
     if out is not None and (out.shape != (h, w, 3) or out.dtype != np.uint8 or not out.flags.c_contiguous):
         raise ValueError(f"out must be a C-contiguous uint8 array of shape {(h, w, 3)}")
     palette, idat = _chunks(mv, info)
@@ -240,6 +242,15 @@ def _decode(data, max_pixels: int, out: np.ndarray | None) -> np.ndarray:
     if bad >= 0:
         raise PNGError(f"invalid filter type on scanline {bad}")
     return out
+
+
+def decode_reusing(data: bytes, alloc, *, max_pixels: int = 178_956_970) -> np.ndarray:
+    """``decode_into`` a buffer ``alloc((h, w, 3))`` returns once the header is read (a per-thread
+    scratch buffer, say): the header is parsed once, not once for the size and again to decode."""
+    try:
+        return _decode(data, max_pixels, None, alloc)
+    except _MALFORMED as exc:
+        raise PNGError(f"malformed PNG: {exc!r}") from exc
 
 
 # What malformed bytes can provoke below the explicit checks; all become PNGError.

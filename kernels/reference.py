@@ -138,3 +138,18 @@ def render_shade(depth: np.ndarray, normal: np.ndarray, hit: np.ndarray, light: 
     grey = np.where(hit, (105.0 + 125.0 * np.abs(n @ light)).astype(np.int64), 255)
     grey = np.where(edge, 35, grey).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2)
+
+
+def token_rows(prompts: list[bytes], answers: list[bytes], seq_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Twin of ``kernels.tokens.fill_rows``, one list per record: ``(input_ids, labels, attention_mask)``
+    int64 (n, seq_len) of the proxy byte tokenizer (ids 0 PAD, 1 BOS, 2 EOS, 3 IMAGE, byte + 4)."""
+    ids = np.zeros((len(prompts), seq_len), np.int64)
+    labels = np.full((len(prompts), seq_len), -100, np.int64)
+    for r, (p, a) in enumerate(zip(prompts, answers)):
+        seq = [1, 3, *(b + 4 for b in p)][:seq_len]
+        learned = [b + 4 for b in a][: seq_len - len(seq)]
+        if len(seq) + len(learned) < seq_len:
+            learned.append(2)
+        ids[r, : len(seq) + len(learned)] = seq + learned
+        labels[r, len(seq): len(seq) + len(learned)] = learned
+    return ids, labels, (ids != 0).astype(np.int64)

@@ -254,6 +254,7 @@ def _planar_to_hwc(tmp, rowmap, out):
 
 
 _scratch = threading.local()
+_PLANS_KEPT = 8
 
 
 def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
@@ -261,15 +262,16 @@ def scratch(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     bufs = getattr(_scratch, "bufs", None)
     if bufs is None:
         bufs = _scratch.bufs = {}
-    size = int(np.prod(shape))
+    size = math.prod(shape)  # not np.prod: the Loader's threads call this per image, with the GIL held
     buf = bufs.get(name)
     if buf is None or buf.size < size or buf.dtype != dtype:
         buf = bufs[name] = np.empty(size, dtype)
     return buf[:size].reshape(shape)
 
 
-def check_src(src: np.ndarray, p: Plan) -> None:
-    if src.dtype != np.uint8 or src.ndim != 3 or src.shape[2] != 3:
+def check_src(src: np.ndarray, p: Plan, channels: tuple[int, ...] = (3,)) -> None:
+    """``channels=(3, 4)`` also takes Pillow's 4-byte RGB(X) layout; the passes read bytes 0-2 only."""
+    if src.dtype != np.uint8 or src.ndim != 3 or src.shape[2] not in channels:
         raise ValueError(f"expected (H, W, 3) uint8, got {src.shape} {src.dtype}")
     if src.shape[:2] != (p.in_h, p.in_w):
         raise ValueError(f"plan is for {(p.in_h, p.in_w)}, image is {src.shape[:2]}")
@@ -281,20 +283,9 @@ def horizontal(src: np.ndarray, p: Plan) -> tuple[np.ndarray, np.ndarray]:
     tmp. What is left is a vertical pass, or nothing for vertical-first plans (check
     ``p.vertical_first``). Valid until this thread's next call."""
     check_src(src, p)
-    if not src.flags.c_contiguous:
-        src = np.ascontiguousarray(src)
-    if p.vertical_first:
-        mid = scratch("vfirst", (p.out_h, p.in_w, 3), np.uint8)
-        vertical_rows(src.reshape(p.in_h, -1), p.v_bounds, p.v_coeffs, mid.reshape(p.out_h, -1))
-        src = mid
-        row0 = 0
-    else:
-        row0 = p.row0
+    src, row0, rows2d = _prelude(src, p)
     rowmap = scratch("rowmap", (p.rows,), np.int32)
     rowidx = scratch("rowidx", (p.rows,), np.int32)
-    rows2d = src.reshape(src.shape[0], -1)
-    if rows2d.shape[1] % 8 == 0 and rows2d.ctypes.data % 8 == 0:
-        rows2d = rows2d.view(np.uint64)  # the same equality, compared 8 bytes a load
     nd = distinct_rows(rows2d, row0, p.rows, rowmap, rowidx)
     rowidx = rowidx[:nd]
     tmp = scratch("planar", (3, nd, p.out_w), np.uint8)
@@ -305,6 +296,58 @@ def horizontal(src: np.ndarray, p: Plan) -> tuple[np.ndarray, np.ndarray]:
         acc = scratch("acc", (3 * STRIP,), np.int32)
         ob = scratch("strip_out", (p.out_w, 3 * STRIP), np.uint8)
         horizontal_planar(src, rowidx, p.h_bounds, p.h_coeffs, tmp, t, acc, ob)
+    return tmp, rowmap
+
+
+def _prelude(src: np.ndarray, p: Plan) -> tuple[np.ndarray, int, np.ndarray]:
+    """(the rows the horizontal pass reads, their first row, the same as 2-D rows for the compare)."""
+    if not src.flags.c_contiguous:
+        src = np.ascontiguousarray(src)
+    if p.vertical_first:
+        mid = scratch("vfirst", (p.out_h, p.in_w, src.shape[2]), np.uint8)
+        vertical_rows(src.reshape(p.in_h, -1), p.v_bounds, p.v_coeffs, mid.reshape(p.out_h, -1))
+        src = mid
+        row0 = 0
+    else:
+        row0 = p.row0
+    rows2d = src.reshape(src.shape[0], -1)
+    if rows2d.shape[1] % 8 == 0:
+        words = rows2d.view(np.uint64)  # the same equality, compared 8 bytes a load
+        if words.flags.aligned:         # numpy sets it from the address: cheaper than .ctypes.data
+            rows2d = words
+    return src, row0, rows2d
+
+
+@njit
+def _distinct_horizontal(src, rows2d, row0, rows, rowmap, rowidx, bounds, coeffs, same_width, tmp, t, acc, ob):
+    # distinct_rows then the horizontal pass in one call: one dispatch (the GIL held) instead of two
+    nd = distinct_rows(rows2d, row0, rows, rowmap, rowidx)
+    if same_width:
+        _copy_planar(src, rowidx[:nd], tmp)
+    else:
+        horizontal_planar(src, rowidx[:nd], bounds, coeffs, tmp, t, acc, ob)
+    return nd
+
+
+def horizontal_any(src: np.ndarray, p: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """``horizontal`` for a checked (H, W, 3) or (H, W, 4) source (``check_src(src, p, (3, 4))``), with
+    the Python between the kernels cut for the Loader's threads: ``tmp`` is (3, p.rows, out_w), of
+    which the first nd rows (those ``rowmap`` points at) hold the pass; the rest is unused scratch."""
+    src, row0, rows2d = _prelude(src, p)
+    per_plan = _scratch.__dict__.setdefault("horizontal", {})
+    bufs = per_plan.get(p)
+    if bufs is None:
+        # buffers per size pair (a few in a dataset), kept while the thread lives: no scratch() calls
+        # per image, and no fresh pages to fault in when two sizes alternate
+        if len(per_plan) >= _PLANS_KEPT:
+            per_plan.clear()
+        bufs = per_plan[p] = (
+            np.empty(p.rows, np.int32), np.empty(p.rows, np.int32), np.empty((3, p.rows, p.out_w), np.uint8),
+            np.empty((p.in_w, 3 * STRIP), np.uint8), np.empty(3 * STRIP, np.int32),
+            np.empty((p.out_w, 3 * STRIP), np.uint8))
+    rowmap, rowidx, tmp, t, acc, ob = bufs
+    _distinct_horizontal(src, rows2d, row0, p.rows, rowmap, rowidx, p.h_bounds, p.h_coeffs, p.in_w == p.out_w,
+                         tmp, t, acc, ob)
     return tmp, rowmap
 
 

@@ -1,8 +1,10 @@
 """The Loader: training batches straight from the kernels into reused (pinned) batch buffers.
 
 Per image: read the bytes, decode (``kernels.png`` for PNG, Pillow ``convert("RGB")`` for anything
-else), then resize + normalise fused (``kernels.normalize``) into the image's slot of a batch buffer.
-Text: ``harness.text.proxy.encode_sample`` per record. Nothing is allocated per batch.
+else, its pixels read in place), then resize + normalise fused (``kernels.normalize``) into the
+image's slot of a batch buffer. Text: the proxy byte tokenizer's rows for the whole batch in one kernel
+call (``kernels.tokens``, the values of ``harness.text.proxy.encode_sample``). Nothing is allocated
+per batch.
 
 Buffers. A ring of ``workers + 2`` batch buffers is allocated once (pinned when ``pin_memory``). A
 yielded batch is a view of one of them: it stays valid until two more batches have been requested
@@ -11,7 +13,7 @@ clone what you keep longer. ``device=`` does that copy for you, with ``non_block
 
 Resize backends. ``resize_backend="numba"`` runs ``kernels.normalize`` (bit-identical to stock
 Pillow + torchvision). ``"pil"`` wraps the decoded buffer without a copy (``Image.frombuffer``), resizes
-with the active PIL's BICUBIC and normalises through ``kernels.normalize.normalize_into``; under
+with the active PIL's BICUBIC and normalises through the same table as the kernel; under
 pillow-simd (AVX2) this is within 2 levels of stock Pillow (measured: max 1-2, mean < 0.01).
 ``"auto"`` (default) is ``"numba"``: on CAD renders, whose rows mostly repeat the row above, the
 kernel computes each run of identical rows once (``kernels.runs``, exact) and measured faster than
@@ -20,7 +22,15 @@ pillow-simd (``benchmarks/bench_kernels.py``; stock Pillow is slower still). The
 
 Parallelism. ``workers`` threads each fill a whole batch; the kernels release the GIL (numba
 ``nogil``, zlib, Pillow), so threads scale without pickling pixels across processes.
-``workers=0`` fills batches in the calling thread.
+``workers=0`` fills batches in the calling thread. What still holds the GIL is the Python between the
+kernels, so it is kept short (measured with ``py-spy --gil``, share of one thread's time with the GIL
+held, before -> after: PNG renders 36% -> 14%, JPEG photos 23% -> ~10%): image paths are checked once
+per Loader (``safe_image_path`` resolves in Python: 70 us), files read with one ``os.read``, the
+normalise table made once, the resize's scratch kept per size pair and its two first kernels one call,
+the PNG header parsed once, Pillow's pixels exported through Arrow instead of copied by ``np.asarray``
+(``tobytes``, GIL held), Pillow allowed to reuse freed image blocks, and the text one kernel per batch
+instead of a dozen numpy calls per record. ``benchmarks/bench_loader.py --scaling`` measures workers
+against the calling thread, beside what two processes get from the same cores.
 
 Timings. ``loader.timings`` gets one dict per batch: ``read_s``, ``decode_s``,
 ``resize_normalize_s``, ``collate_s`` (text and index), summed over the batch's images, and
@@ -43,15 +53,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import torch
 from PIL import Image
 
 from harness.data.layout import resolve_dataset, safe_image_path
 from harness.data.records import Dataset, Record, load_dataset
 from harness.errors import HarnessError
-from harness.text.proxy import PAD, encode_sample
-from kernels import png
-from kernels.normalize import normalize_into, resize_normalize_into
+from harness.text.proxy import IMAGE_PLACEHOLDER
+from kernels import png, tokens
+from kernels.normalize import resize_normalize_table_into, table
 from kernels.resize import plan, scratch
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -68,32 +79,87 @@ def pick_resize_backend(requested: str = "auto") -> str:
 
 def pil_resize_normalize_into(rgb: np.ndarray, size: int, out: np.ndarray, mean: Sequence[float],
                               std: Sequence[float]) -> None:
-    """The ``"pil"`` backend: the active PIL's BICUBIC on the decoded buffer (no copy), then the table."""
+    """The ``"pil"`` backend: the active PIL's BICUBIC on the decoded buffer (no copy), then the table.
+    ``rgb`` is (H, W, 3), or (H, W, 4) in Pillow's RGBX layout (what ``_decode`` gives for Pillow images)."""
     h, w = rgb.shape[:2]
     if not rgb.flags.c_contiguous:
         rgb = np.ascontiguousarray(rgb)
-    im = Image.frombuffer("RGB", (w, h), rgb, "raw", "RGB", 0, 1)
-    normalize_into(np.asarray(im.resize((size, size), Image.Resampling.BICUBIC)), out, mean, std)
+    mode = "RGB" if rgb.shape[2] == 3 else "RGBX"   # RGBX maps the buffer as it is; byte 3 goes unread
+    im = Image.frombuffer(mode, (w, h), rgb, "raw", mode, 0, 1)
+    small = np.asarray(im.resize((size, size), Image.Resampling.BICUBIC))
+    resize_normalize_table_into(small, plan(size, size, size, size), out, table(mean, std))
+
+
+def _read(path: str) -> bytes:
+    """The file's bytes: os.open, fstat, one read (5 us of Python, against 9-11 us for Path.read_bytes or
+    an unbuffered open; the GIL is held for all but the system calls)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        parts = []
+        want = os.fstat(fd).st_size + 1   # one byte more: a file that grew since fstat shows itself
+        while chunk := os.read(fd, want):
+            parts.append(chunk)
+            want = 1 << 20
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def _pixels(im: Image.Image) -> np.ndarray:
+    """An RGB Pillow image's pixels without a copy: Pillow keeps RGB as 4 bytes a pixel, exported
+    through Arrow as an (H, W, 4) view (byte 3 unused; the kernels read bytes 0-2). ``np.asarray(im)``
+    copies through ``tobytes``, all of it with the GIL held (7% of a 640x480 JPEG's time, py-spy --gil).
+    Images Pillow keeps in several blocks, or a Pillow without Arrow export, take the copy."""
+    try:
+        flat = pa.array(im)
+        if flat.type.list_size == 4 and flat.offset == 0:
+            # .values, not .flatten(): the same buffer without a trip through pyarrow.compute (80 us)
+            return flat.values.to_numpy(zero_copy_only=True).reshape(im.height, im.width, 4)
+    except (ValueError, TypeError, AttributeError, pa.ArrowException):
+        pass
+    return np.asarray(im)
+
+
+def _keep_pillow_blocks(n: int) -> None:
+    """Let Pillow keep ``n`` freed image blocks for reuse (never fewer than it keeps already). By default
+    it keeps none: every decoded image is a fresh allocation whose pages fault in with the GIL held
+    (open + ``load_prepare`` of a 640x480 JPEG: 0.26 ms, 0.12 ms with blocks kept). Process-wide: it
+    changes how much freed image memory Pillow holds on to, nothing else."""
+    core = getattr(Image, "core", None)
+    if hasattr(core, "get_blocks_max") and hasattr(core, "set_blocks_max") and core.get_blocks_max() < n:
+        core.set_blocks_max(n)
+
+
+def _decode_buffer(shape: tuple[int, int, int]) -> np.ndarray:
+    return scratch("loader_decode", shape, np.uint8)
 
 
 def _decode(data: bytes, path: str, counts: collections.Counter) -> np.ndarray:
-    """RGB uint8 (H, W, 3); the array may be this thread's reused buffer, valid until the next call."""
+    """RGB uint8 (H, W, 3), or (H, W, 4) RGBX for images Pillow decodes; the array may be this
+    thread's reused buffer, valid until the next call."""
     if data[:8] == _PNG_SIGNATURE:
         try:
-            info = png.read_info(data)
-            out = scratch("loader_decode", (info.height, info.width, 3), np.uint8)
-            rgb = png.decode_into(data, out)
+            rgb = png.decode_reusing(data, _decode_buffer)
             counts["kernel"] += 1
             return rgb
         except png.PNGError:
             pass  # a PNG the strict kernel refuses may still open in Pillow; the checks report it
     try:
         with Image.open(io.BytesIO(data)) as im:
-            rgb = np.asarray(im.convert("RGB"))
+            if im.mode == "RGB":
+                im.load()   # what convert("RGB") returns here is a copy of this
+                rgb = _pixels(im)
+            else:
+                rgb = _pixels(im.convert("RGB"))
     except Exception as e:
         raise HarnessError(f"cannot decode {path}: {e}") from e
     counts["pillow"] += 1
     return rgb
+
+
+def _prompt_bytes(prompt: str) -> bytes:
+    # encode_sample's prompt: the <image> placeholder removed (the IMAGE id stands for it), stripped
+    return prompt.replace(IMAGE_PLACEHOLDER, "").strip().encode("utf-8")
 
 
 class _Buffers:
@@ -157,6 +223,9 @@ class Loader:
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self._ring = [_Buffers(batch_size, image_size, max_length, self.pin_memory)
                       for _ in range(self.workers + 2)]
+        self._table = table(self.mean, self.std)
+        _keep_pillow_blocks(2 * (self.workers + 1))
+        self._paths: dict[str, str] = {}
         self.timings: list[dict[str, float]] = []
         self.stats: collections.Counter = collections.Counter(kernel=0, pillow=0)
 
@@ -174,45 +243,57 @@ class Loader:
             return np.arange(n)
         return np.random.default_rng(self.seed + self.epoch).permutation(n)
 
+    def _path(self, image: str) -> str:
+        """The checked path of ``image``, resolved once per Loader: ``safe_image_path`` resolves every
+        component in Python (70 us with the GIL held, more than a small PNG's decode)."""
+        path = self._paths.get(image)
+        if path is None:
+            path = self._paths[image] = str(safe_image_path(self.dataset.images, image))
+        return path
+
     def _fill(self, buf: _Buffers, recs: list[Record]) -> tuple[int, dict[str, float], collections.Counter]:
-        """Write one batch into ``buf``; returns its size, stage seconds and decode-path counts."""
-        t = dict.fromkeys(STAGES, 0.0)
+        """Write one batch into ``buf``; returns its size, stage seconds and decode-path counts.
+
+        Runs on the worker threads: everything between the kernels holds the GIL, so the per-image
+        Python is kept to a path lookup, a read, a decode call and one resize call (the table made
+        once per Loader), and the batch's text is one kernel call (``kernels.tokens``)."""
+        clock = time.perf_counter
+        read = decode = resize = 0.0
         counts: collections.Counter = collections.Counter()
         images = buf.np["images"]
         s = self.image_size
+        pil = self.resize_backend == "pil"
         for i, rec in enumerate(recs):
-            t0 = time.perf_counter()
+            t0 = clock()
             if rec.image is None:
                 # TinyLLaVA's torch.zeros(3, crop, crop) for a record without 'image': zeros after
                 # normalisation (the mean colour), not a black picture.
                 images[i].fill(0.0)
                 counts["blank"] += 1
-                t1 = t2 = t3 = time.perf_counter()
+                continue
+            path = self._path(rec.image)
+            data = _read(path)
+            t1 = clock()
+            rgb = _decode(data, path, counts)
+            t2 = clock()
+            h, w = rgb.shape[:2]
+            if pil and (h, w) != (s, s):
+                pil_resize_normalize_into(rgb, s, images[i], self.mean, self.std)
             else:
-                path = safe_image_path(self.dataset.images, rec.image)
-                data = path.read_bytes()
-                t1 = time.perf_counter()
-                rgb = _decode(data, str(path), counts)
-                t2 = time.perf_counter()
-                h, w = rgb.shape[:2]
-                if (h, w) == (s, s):
-                    normalize_into(rgb, images[i], self.mean, self.std)
-                elif self.resize_backend == "pil":
-                    pil_resize_normalize_into(rgb, s, images[i], self.mean, self.std)
-                else:
-                    resize_normalize_into(rgb, plan(h, w, s, s), images[i], self.mean, self.std)
-                t3 = time.perf_counter()
-            ids, labels = encode_sample(rec.prompt, rec.answer, self.max_length)
-            buf.np["input_ids"][i] = ids
-            buf.np["labels"][i] = labels
-            np.not_equal(ids, PAD, out=buf.np["attention_mask"][i], casting="unsafe")
-            buf.np["index"][i] = rec.index
-            t4 = time.perf_counter()
-            t["read_s"] += t1 - t0
-            t["decode_s"] += t2 - t1
-            t["resize_normalize_s"] += t3 - t2
-            t["collate_s"] += t4 - t3
-        return len(recs), t, counts
+                resize_normalize_table_into(rgb, plan(h, w, s, s), images[i], self._table)
+            t3 = clock()
+            read += t1 - t0
+            decode += t2 - t1
+            resize += t3 - t2
+        t3 = clock()
+        n = len(recs)
+        prompts, p_off = tokens.pack([_prompt_bytes(r.prompt) for r in recs])
+        answers, a_off = tokens.pack([r.answer.encode("utf-8") for r in recs])
+        tokens.fill_rows(prompts, p_off, answers, a_off, buf.np["input_ids"], buf.np["labels"],
+                         buf.np["attention_mask"])
+        buf.np["index"][:n] = [r.index for r in recs]
+        t = {"read_s": read, "decode_s": decode, "resize_normalize_s": resize, "collate_s": clock() - t3}
+        return n, t, counts
 
     def _batches(self) -> list[list[Record]]:
         order = self.order()

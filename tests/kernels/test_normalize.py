@@ -13,7 +13,7 @@ from torchvision import transforms as T
 from torchvision.transforms import InterpolationMode
 
 from kernels import reference
-from kernels.normalize import normalize_into, resize_normalize_into
+from kernels.normalize import normalize_into, resize_normalize_into, resize_normalize_table_into, table
 from kernels.resize import plan
 
 
@@ -70,7 +70,7 @@ def test_jit_off_matches_reference():
     code = """
 import numpy as np
 from kernels import _jit, reference
-from kernels.normalize import resize_normalize_into
+from kernels.normalize import resize_normalize_into, resize_normalize_table_into, table
 from kernels.resize import plan
 assert not _jit.JIT_ENABLED
 rng = np.random.default_rng(0)
@@ -79,6 +79,10 @@ for h, w, s in [(24, 32, 16), (5, 3, 8), (12, 12, 12)]:
     out = np.empty((3, s, s), np.float32)
     resize_normalize_into(src, plan(h, w, s, s), out)
     np.testing.assert_array_equal(out, reference.resize_normalize(src, s, s))
+    rgbx = np.concatenate([src, np.full((h, w, 1), 9, np.uint8)], axis=2)
+    out2 = np.empty((3, s, s), np.float32)
+    resize_normalize_table_into(rgbx, plan(h, w, s, s), out2, table())
+    np.testing.assert_array_equal(out2, out)
 print("ok")
 """
     env = {**os.environ, "HARNESS_NO_JIT": "1"}
@@ -133,3 +137,23 @@ print("ok")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("h,w", [(512, 512), (480, 640), (500, 300), (384, 451), (384, 384), (17, 384)])
+def test_table_variant_matches_reference_on_rgb_and_rgbx(h, w):
+    # the Loader's entry: the table made once, and Pillow's 4-byte layout (byte 3 must never be read)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    src = _repeated_rows_image(h, w, h * w)
+    want = reference.resize_normalize(src, 384, 384, mean, std)
+    rgbx = np.empty((h, w, 4), np.uint8)
+    rgbx[..., :3] = src
+    rgbx[..., 3] = np.random.default_rng(1).integers(0, 256, (h, w), dtype=np.uint8)
+    lut = table(mean, std)
+    for s in (src, rgbx, rgbx[..., :3]):
+        out = np.full((3, 384, 384), np.nan, np.float32)
+        resize_normalize_table_into(s, plan(h, w, 384, 384), out, lut)
+        np.testing.assert_array_equal(out, want)
+    with pytest.raises(ValueError):
+        resize_normalize_table_into(src[..., :2], plan(h, w, 384, 384), out, lut)
+    with pytest.raises(ValueError):
+        resize_normalize_table_into(src, plan(h, w, 384, 384), out, lut.astype(np.float64))

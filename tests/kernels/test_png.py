@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kernels.png import PNGError, PNGInfo, decode, decode_into, read_info
+from kernels.png import PNGError, PNGInfo, decode, decode_into, decode_reusing, read_info
 from kernels.reference import png_decode
 
 # The repository root's sibling (this file sits two levels below the root).
@@ -170,6 +170,14 @@ def test_cad_render_and_decode_into() -> None:
     np.testing.assert_array_equal(out, ref)
     with pytest.raises(ValueError):
         decode_into(data, np.empty((96, 95, 3), dtype=np.uint8))
+    shapes = []
+    buf = np.full((96, 96, 3), 7, dtype=np.uint8)
+    assert decode_reusing(data, lambda shape: shapes.append(shape) or buf) is buf   # the buffer alloc gives
+    assert shapes == [(96, 96, 3)]
+    np.testing.assert_array_equal(buf, ref)
+    with pytest.raises(PNGError):   # malformed input: still PNGError, and nothing asked of alloc
+        decode_reusing(data[:20], lambda shape: shapes.append(shape) or buf)
+    assert len(shapes) == 1
 
 
 # -- damaged and hostile inputs ------------------------------------------------------------------------
