@@ -6,8 +6,11 @@ import shutil
 from pathlib import Path
 
 from harness.config import deepcad_1k
+from harness.data import Dataset, load_dataset
 from harness.data.layout import DatasetPaths, resolve_dataset
 from harness.progress import SILENT, Progress
+from harness.results.metadata import default_out
+from harness.runs.clean import check_clean_target
 from harness.runs.synth import synthesize
 
 # Bump when the generator's output changes, so a stale cache is never reused.
@@ -43,3 +46,13 @@ def default_dataset(progress: Progress = SILENT) -> Path:
     synthesize(deepcad_1k(root))
     (root / _COMPLETE).write_text("ok\n")
     return root
+
+
+def open_dataset(cfg, command: str, progress: Progress = SILENT) -> tuple[DatasetPaths, Path, Dataset]:
+    """What every dataset command does first: the dataset's paths (the default one made if none is given),
+    the run folder, a ``--write-clean`` folder refused before any work, and the records loaded."""
+    paths = dataset_paths(cfg.dataset, train=cfg.train, val=cfg.val, images=cfg.images, progress=progress)
+    out = Path(cfg.out) if cfg.out else default_out(command)
+    if getattr(cfg, "write_clean", None) is not None:
+        check_clean_target(cfg.write_clean, paths, cfg.dataset)
+    return paths, out, load_dataset(paths)

@@ -7,26 +7,24 @@ runs them in order and writes what they return.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pyarrow as pa
 
 from harness.checks.runner import run_checks
 from harness.config import DryrunConfig
-from harness.data import load_dataset
 from harness.estimate.proxy import proxy_estimates
 from harness.execution import LocalExecutor, make_executor
 from harness.loader.check import TEST_ID as LOADER_TEST
 from harness.loader.check import LoaderCheck, check_loader
 from harness.progress import SILENT, Progress
 from harness.results import contact_sheet, schema
-from harness.results.metadata import default_out, run_metadata
+from harness.results.metadata import run_metadata
 from harness.results.plots import loss_plot_png
 from harness.results.report.dryrun import dryrun_report
 from harness.results.run import RunResult
 from harness.results.write import write_run
-from harness.runs.clean import check_clean_target, write_clean
-from harness.runs.defaults import dataset_paths
+from harness.runs.clean import write_clean
+from harness.runs.defaults import open_dataset
 from harness.runs.gallery import flagged_gallery
 from harness.train.check import check_training
 from harness.train.device import describe
@@ -44,11 +42,7 @@ def loader_row(lc: LoaderCheck) -> dict:
 def dryrun(cfg: DryrunConfig, progress: Progress = SILENT) -> RunResult:
     """Run all four tests; write every table and the report into the run folder; never raise on bad data."""
     t_start = time.perf_counter()
-    paths = dataset_paths(cfg.dataset, train=cfg.train, val=cfg.val, images=cfg.images, progress=progress)
-    out = Path(cfg.out) if cfg.out else default_out("dryrun")
-    if cfg.write_clean is not None:   # refused before any work
-        check_clean_target(cfg.write_clean, paths, cfg.dataset)
-    dataset = load_dataset(paths)
+    paths, out, dataset = open_dataset(cfg, "dryrun", progress)
 
     # Tests 1 and 2: in this process unless a cluster or several workers were asked for; a 3,300-image
     # set measures in seconds, less than a Ray start-up.

@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 
 from harness.checks.runner import run_checks
 from harness.checks.shipping import ShippingExecutor
 from harness.config import ValidateConfig
-from harness.data import load_dataset
 from harness.execution import MeteredExecutor, make_executor
 from harness.progress import SILENT, Progress
 from harness.results import contact_sheet, schema
-from harness.results.metadata import default_out, run_metadata
+from harness.results.metadata import run_metadata
 from harness.results.report.validate import validate_report
 from harness.results.run import RunResult
 from harness.results.write import write_run
-from harness.runs.clean import check_clean_target, write_clean
-from harness.runs.defaults import dataset_paths
+from harness.runs.clean import write_clean
+from harness.runs.defaults import open_dataset
 from harness.runs.gallery import flagged_gallery
 
 TABLES = ("findings", "tests", "images", "records")
@@ -65,12 +63,7 @@ def validate(cfg: ValidateConfig, progress: Progress = SILENT) -> ValidateResult
     records (``harness.runs.clean``). Bad data becomes findings; only a dataset that is not there or a
     clean folder that would touch the input (UsageError) raises."""
     t0 = time.perf_counter()
-    paths = dataset_paths(cfg.dataset, train=cfg.train, val=cfg.val, images=cfg.images, progress=progress)
-    out = Path(cfg.out) if cfg.out else default_out("validate")
-    if cfg.write_clean is not None:   # refused before any work
-        check_clean_target(cfg.write_clean, paths, cfg.dataset)
-
-    dataset = load_dataset(paths)
+    paths, out, dataset = open_dataset(cfg, "validate", progress)
     n_records = sum(len(v) for v in dataset.records.values())
     progress(f"loaded {n_records:,} records from {paths.train.parent}")
     workers = cfg.workers
