@@ -2,7 +2,10 @@
 
 Makes a small synthetic dataset unless one is given, runs ``harness bench`` with ``--device cuda
 --compile on``, then checks what only a GPU can show: the Loader's buffers are pinned, compiled rows
-exist with a compile time, and peak memory comes from the CUDA allocator.
+exist with a compile time, and peak memory comes from the CUDA allocator. Then the target model
+(``--target``, default openecad-0.89b, whole depth, batch 2/4/8, bf16) through the CLI: step time, peak
+memory from the allocator, and "does not fit" rows where it runs out; it needs ``transformers`` and
+``peft`` on the machine (carry their wheels where it has none) and is skipped, saying so, without them.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ def main() -> int:
     ap.add_argument("--dataset", type=Path)
     ap.add_argument("--models", type=int, default=60, help="models to synthesise when no dataset is given")
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--target", default="openecad-0.89b", help="target preset for the model bench ('' skips it)")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         print("no CUDA device: nothing to check", file=sys.stderr)
@@ -54,8 +58,38 @@ def main() -> int:
               f"wait share {b.eager.data_wait_share:.0%}; peak {b.eager.peak_memory_bytes / 2**20:.0f} MiB "
               f"({b.eager.peak_memory_kind}); bottleneck {b.bottleneck}")
         ok &= b.compiled is not None and b.eager.peak_memory_kind.startswith("cuda")
+    if args.target:
+        ok &= target_check(args.dataset, args.out / "target", args.target)
     print(f"outputs: {res.out}; total {time.perf_counter() - t0:.0f} s; {'OK' if ok else 'FAILED'}")
     return 0 if ok else 1
+
+
+def target_check(dataset: Path, out: Path, target: str) -> bool:
+    """The real model with random weights on CUDA, through the command a user runs; True when every batch
+    size gave a row (measured, or "does not fit") with the allocator's peak."""
+    import importlib.util
+    import subprocess
+
+    missing = [m for m in ("transformers", "peft") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"target bench skipped: {', '.join(missing)} not installed on this machine")
+        return True
+    cmd = [sys.executable, "-m", "harness", "bench", str(dataset), "--device", "cuda", "--target", target,
+           "--target-depth", "all", "--target-dtype", "bf16", "--batch-size", "2,4,8", "--out", str(out)]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    print(f"target bench: exit {done.returncode} in {time.perf_counter() - t0:.0f} s")
+    if done.returncode not in (0, 1):
+        return False
+    from harness.results.write import read_table
+
+    rows = read_table(out / "target.arrow").to_pylist()
+    for r in rows:
+        print(f"target {r['kind']} batch {r['batch_size']}: step {r['step_seconds']} s (p90 "
+              f"{r['step_seconds_p90']}), peak {(r['peak_memory_bytes'] or 0) / 2**30:.1f} GiB "
+              f"({r['memory_source']}), fits {r['fits']}, {r['dtype']}")
+    return bool(rows) and all(r["memory_source"] and r["memory_source"].startswith("cuda") for r in rows
+                              if r["kind"] == "measured" and r["fits"])
 
 
 if __name__ == "__main__":
