@@ -180,8 +180,29 @@ class BenchConfig:
     seq_len: int = 256
     lr: float = 1e-3
     seed: int = 0
+    tune_llm: str | None = None        # override the target's recipe: full, lora, frozen
+    tune_vision: str | None = None
+    tune_connector: str | None = None
+    lora_rank: int | None = None
+    memory_limit: float | None = None  # GiB the target may use: a batch predicted or measured above it does not fit
+    gpu_names: tuple[str, ...] = ("RTX 4090", "A100", "H100 SXM")   # GPUs the report gives the range for
+    global_batch: int = 128            # TinyLLaVA's fine-tune: 4 GPUs x 8 x 4 accumulation (lora/finetune_lora.sh)
+    length_share: float = 0.99         # model_max_length holds this share of the samples
+    tokenizer: Path | None = None      # counts the samples' text tokens (default: 3.5 chars per token)
 
     def __post_init__(self) -> None:
+        from harness.estimate.devices import resolve_device
+
+        for name in ("tune_llm", "tune_vision", "tune_connector"):
+            v = getattr(self, name)
+            _require(v is None or v in ("full", "lora", "frozen"),
+                     f"--{name.replace('_', '-')} must be full, lora or frozen")
+        _require(self.lora_rank is None or self.lora_rank >= 1, "--lora-rank must be at least 1")
+        _require(self.memory_limit is None or self.memory_limit > 0, "--memory-limit must be a positive GiB figure")
+        for d in self.gpu_names:
+            resolve_device(d)
+        _require(self.global_batch >= 1, "--global-batch must be at least 1")
+        _require(0 < self.length_share <= 1, "length_share must be in (0, 1]")
         _require(len(self.batch_sizes) >= 1 and all(b >= 1 for b in self.batch_sizes),
                  "--batch-size must be a comma-separated list of positive integers")
         _require(self.steps >= 2, "--steps must be at least 2 (medians and p90 need several)")

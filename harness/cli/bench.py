@@ -17,14 +17,6 @@ def _ints(value: str) -> tuple[int, ...]:
         raise click.BadParameter("a comma-separated list of integers, e.g. 2,4,8") from None
 
 
-def _mfu(value: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter("LOW,HIGH as fractions or percents, e.g. 0.15,0.35 or 15,35") from None
-    return (lo / 100, hi / 100) if max(lo, hi) > 1 else (lo, hi)
-
-
 @click.command("bench")
 @click.argument("dataset", required=False, type=click.Path(path_type=Path))
 @click.option("--batch-size", "batch_sizes", default=",".join(map(str, default(BenchConfig, "batch_sizes"))),
@@ -49,13 +41,25 @@ def _mfu(value: str) -> tuple[float, float]:
               help="Assumed MFU range LOW,HIGH.")
 @click.option("--full-epochs", default=default(BenchConfig, "full_epochs"), show_default=True, type=int,
               help="Epochs of the estimated training.")
+@options.recipe_options
+@click.option("--memory-limit", type=float, metavar="GIB",
+              help="Memory the target may use: a batch whose predicted peak (the memory model) is above it is "
+                   "not run, and one measured above it stops; both are 'does not fit' rows. On CUDA the "
+                   "allocator is capped too (default: the device's memory; on CPU no limit).")
+@click.option("--gpu", "gpu_names", multiple=True,
+              help=f"A GPU of the device table the report gives the range for (repeat; default: "
+                   f"{', '.join(default(BenchConfig, 'gpu_names'))}).")
+@click.option("--global-batch", default=default(BenchConfig, "global_batch"), show_default=True, type=int,
+              help="Global batch the launch flags reach with gradient accumulation (TinyLLaVA's fine-tunes: 128).")
+@click.option("--tokenizer", type=click.Path(path_type=Path, exists=True),
+              help="Counts the samples' text tokens (default: 3.5 characters per token).")
 @options.out_option
 @options.cli_errors
-def command(dataset, batch_sizes, compile_, mfu, target_depths, **opts) -> None:
+def command(dataset, batch_sizes, compile_, mfu, target_depths, gpu_names, **opts) -> None:
     """Time each stage of the hot path and the training step on DATASET (default: synthetic DeepCAD 1K)."""
     from harness.runs.bench import run_bench
 
     depths = () if target_depths is None else (0,) if target_depths.strip() == "all" else _ints(target_depths)
-    cfg = BenchConfig(dataset=dataset, batch_sizes=_ints(batch_sizes), compile=compile_, mfu=_mfu(mfu),
-                      target_depths=depths, **opts)
+    cfg = BenchConfig(dataset=dataset, batch_sizes=_ints(batch_sizes), compile=compile_, mfu=options.parse_mfu(mfu),
+                      target_depths=depths, gpu_names=gpu_names or default(BenchConfig, "gpu_names"), **opts)
     options.finish(run_bench(cfg, progress=options.progress()))

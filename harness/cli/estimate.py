@@ -7,11 +7,8 @@ from pathlib import Path
 import click
 
 from harness.cli import options
-from harness.cli.bench import _mfu
 from harness.cli.options import default
 from harness.config import TARGETS, EstimateConfig
-
-_TUNE = click.Choice(("full", "lora", "frozen"))
 
 
 @click.command("estimate")
@@ -33,15 +30,12 @@ _TUNE = click.Choice(("full", "lora", "frozen"))
 @click.option("--mfu", default=",".join(map(str, default(EstimateConfig, "mfu"))), show_default=True,
               help="Assumed MFU range LOW,HIGH (the midpoint is the central estimate).")
 @click.option("--measured", type=click.Path(path_type=Path), help="A target.arrow measured on a GPU: use its MFU.")
-@click.option("--tune-llm", type=_TUNE, help="Override the recipe's LLM tuning.")
-@click.option("--tune-vision", type=_TUNE, help="Override the recipe's vision-tower tuning.")
-@click.option("--tune-connector", type=_TUNE, help="Override the recipe's connector tuning.")
-@click.option("--lora-rank", type=int, help="Override the recipe's LoRA rank (alpha = 2 x rank).")
+@options.recipe_options
 @options.out_option
 @options.cli_errors
 def command(devices, mfu, **opts) -> None:
     """Estimate training time and memory per GPU on named devices, from DATASET or --samples/--text-tokens."""
     from harness.runs.estimate import run_estimate
 
-    cfg = EstimateConfig(devices=devices or default(EstimateConfig, "devices"), mfu=_mfu(mfu), **opts)
+    cfg = EstimateConfig(devices=devices or default(EstimateConfig, "devices"), mfu=options.parse_mfu(mfu), **opts)
     options.finish(run_estimate(cfg, progress=options.progress()))

@@ -71,6 +71,24 @@ device_option = click.option("--device", default=default(TrainConfig, "device"),
 compile_option = click.option("--compile", "compile_", default=default(TrainConfig, "compile"), show_default=True,
                               type=click.Choice(COMPILE_SETTINGS), help="torch.compile: auto = eager on CPU.")
 
+_TUNE = click.Choice(("full", "lora", "frozen"))
+recipe_options = _stack(
+    click.option("--tune-llm", type=_TUNE, help="Override the recipe's LLM tuning."),
+    click.option("--tune-vision", type=_TUNE, help="Override the recipe's vision-tower tuning."),
+    click.option("--tune-connector", type=_TUNE, help="Override the recipe's connector tuning."),
+    click.option("--lora-rank", type=click.IntRange(min=1), help="Override the recipe's LoRA rank (alpha = 2 x rank)."),
+)
+
+
+def parse_mfu(value: str) -> tuple[float, float]:
+    """--mfu LOW,HIGH as fractions or percents (any figure above 1 reads as percents)."""
+    try:
+        lo, hi = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter("LOW,HIGH as fractions or percents, e.g. 0.15,0.35 or 15,35") from None
+    return (lo / 100, hi / 100) if max(lo, hi) > 1 else (lo, hi)
+
+
 execution_options = _stack(
     click.option("--workers", type=click.IntRange(min=1),
                  help="Parallel workers (1: in this process, no Ray). Default: see the command's help."),

@@ -54,11 +54,11 @@ def build_meta(spec: TargetSpec):
     """The model on the meta device with its recipe applied (same classes as the measured build)."""
     import torch
 
-    from harness.target.model import TargetVLM, _apply_recipe
+    from harness.target.model import TargetVLM, apply_recipe
 
     with torch.device("meta"):
         model = TargetVLM(spec)
-    _apply_recipe(model)
+    apply_recipe(model)
     return model
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,17 +20,13 @@ from harness.results.metadata import default_out, run_metadata
 from harness.results.report.estimate import report
 from harness.results.run import RunResult
 from harness.results.write import write_run
-from harness.target.presets import TargetSpec, resolve_target
+from harness.target.presets import TargetSpec, resolve_target, with_recipe
 
 
 def target_spec(cfg: EstimateConfig) -> TargetSpec:
     """The target with the recipe flags applied."""
-    spec = resolve_target(cfg.target)
-    over = {k: v for k, v in (("llm", cfg.tune_llm), ("vision", cfg.tune_vision),
-                              ("connector", cfg.tune_connector), ("lora_r", cfg.lora_rank)) if v is not None}
-    if cfg.lora_rank is not None:
-        over["lora_alpha"] = 2 * cfg.lora_rank       # TinyLLaVA's scripts keep alpha = 2 r
-    return replace(spec, recipe=replace(spec.recipe, **over)) if over else spec
+    return with_recipe(resolve_target(cfg.target), llm=cfg.tune_llm, vision=cfg.tune_vision,
+                       connector=cfg.tune_connector, lora_rank=cfg.lora_rank)
 
 
 def workload(cfg: EstimateConfig, spec: TargetSpec, progress: Progress) -> Workload:

@@ -9,9 +9,11 @@ backward, optimiser step, zero-grad; the device synchronised), median and p90. T
 (the same fit for peak memory), evaluated at the full depths: the "extrapolated" rows. Peak memory: CUDA
 ``max_memory_allocated`` (its peak counter reset after the build, weights included); on CPU the
 process's RSS sampled every 5 ms, above its RSS before the model was built. On CPU one untimed step of the
-smallest copy runs first, so the process's one-time costs are not charged to it. Out of memory is a row
-with ``fits`` False, never a crash. Every step feeds the same synthetic batch of ``tokens_per_sample``
-positions (image tokens included): the data path is what the rest of the bench measures.
+first cut copy (a one-block copy before the whole model) runs first, so the process's one-time costs are
+not charged to it. Out of memory is a row with ``fits`` False, never a crash (``MemoryLimit``:
+``--memory-limit`` and how each device enforces it). Every step feeds the same synthetic batch of
+``tokens_per_sample`` positions (image tokens included): the data path is what the rest of the bench
+measures.
 """
 from __future__ import annotations
 
@@ -125,7 +127,8 @@ def memory_source(device: torch.device) -> str:
     return f"cpu peak RSS above the RSS before the build (sampled every {SAMPLE_SECONDS * 1e3:.0f} ms)"
 
 
-def _time_steps(built, batch: dict, device: torch.device, warmup: int, steps: int) -> list[float]:
+def _time_steps(built, batch: dict, device: torch.device, warmup: int, steps: int,
+                after_step: Callable[[], None] | None = None) -> list[float]:
     model, opt = built.model, built.optimizer
     times = []
     for i in range(warmup + steps):
@@ -138,14 +141,62 @@ def _time_steps(built, batch: dict, device: torch.device, warmup: int, steps: in
         synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - t)
+        if after_step:
+            after_step()
     return times
+
+
+class MemoryLimit:
+    """``--memory-limit``: the memory the target may use, enforced per batch size.
+
+    Everywhere, a batch whose predicted peak (``predict(spec, batch)``, ``harness.estimate.memory``) is
+    above the limit is not run: on a CPU the alternative is swapping, or the kernel killing the process,
+    which no ``except`` catches. On CUDA the allocator is also capped at the limit
+    (``set_per_process_memory_fraction``), so CUDA's own ``OutOfMemoryError`` says it did not fit; on CPU
+    a step whose measured peak crosses the limit raises ``MemoryError`` after that step. MPS keeps its
+    driver's cap (its watermark ratio is an environment setting this process could not restore): its
+    "out of memory" ``RuntimeError`` is the row."""
+
+    def __init__(self, limit_bytes: int | None, predict: Callable[[TargetSpec, int], int] | None,
+                 device: torch.device) -> None:
+        self.limit, self.predict, self.device = limit_bytes, predict, device
+        self._capped = False
+
+    def __enter__(self) -> MemoryLimit:
+        if self.limit and self.device.type == "cuda":
+            total = torch.cuda.get_device_properties(self.device).total_memory
+            torch.cuda.set_per_process_memory_fraction(min(1.0, self.limit / total), self.device)
+            self._capped = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._capped:                                     # process-wide state: restored
+            torch.cuda.set_per_process_memory_fraction(1.0, self.device)
+
+    def refuses(self, predicted: int | None) -> bool:
+        return bool(self.limit) and predicted is not None and predicted > self.limit
+
+    def guard(self, rss: _RSSPeak, base: int) -> Callable[[], None] | None:
+        """On CPU: the check after each step (the measured peak against the limit)."""
+        if not self.limit or self.device.type != "cpu":
+            return None
+
+        def check() -> None:
+            if rss.peak - base > self.limit:
+                raise MemoryError(f"out of memory: {(rss.peak - base) / 2**30:.2f} GiB measured, above "
+                                  f"--memory-limit {self.limit / 2**30:.3g} GiB")
+        return check
 
 
 def measure_target(target: TargetSpec, batch_sizes: Sequence[int], depths: Sequence[int] | None,
                    device: torch.device | str, dtype: str, steps: int, warmup: int, tokens_per_sample: int,
-                   progress: Callable[[str], None] | None = None, seed: int = 0) -> list[dict]:
+                   progress: Callable[[str], None] | None = None, seed: int = 0, *,
+                   memory_limit: int | None = None,
+                   predict_peak: Callable[[TargetSpec, int], int] | None = None) -> list[dict]:
     """TARGET rows: "measured" per (depths, batch size), then "extrapolated" to full depth per batch size
-    (when ``depths`` cut the model; ``depths`` None measures the whole model)."""
+    (when ``depths`` cut the model; ``depths`` None measures the whole model). ``predict_peak(spec, batch)``
+    fills ``predicted_peak_memory_bytes`` (the memory model beside each measurement); with
+    ``memory_limit`` (bytes) see ``MemoryLimit``."""
     device = torch.device(device)
     tdtype = DTYPES[dtype]
     source = memory_source(device)
@@ -153,59 +204,84 @@ def measure_target(target: TargetSpec, batch_sizes: Sequence[int], depths: Seque
               "tokens_per_sample": int(tokens_per_sample), "memory_source": source}
     rows: list[dict] = []
     plan = depth_plan(target, depths)
-    if device.type == "cpu":
-        if progress:
-            progress(f"target {target.name}: one untimed step of the smallest copy (process warm-up)")
-        _prime(target.cut(*plan[0]), device, tdtype, tokens_per_sample, seed)
-    for llm, vis in plan:
-        spec = target.cut(llm, vis)
-        if progress:
-            progress(f"target {target.name}: LM {llm} / vision {vis} blocks, build")
-        _free(device)
-        base_rss = _RSSPeak.rss() if device.type == "cpu" else 0
-        built = None
+    with MemoryLimit(memory_limit, predict_peak, device) as limit:
+        if device.type == "cpu":
+            # the first cut copy itself (its allocations are what the first timing would pay for); a
+            # one-block copy before the whole model, which would cost a whole step to prime
+            first = target.cut(*plan[0]) if depths else target.cut(1, 1)
+            if progress:
+                progress(f"target {target.name}: one untimed step of LM {first.llm_layers} / vision "
+                         f"{first.vision_layers} blocks (process warm-up)")
+            _prime(first, device, tdtype, tokens_per_sample, seed)
+        for llm, vis in plan:
+            rows += _measure_copy(target.cut(llm, vis), batch_sizes, device, tdtype, steps, warmup,
+                                  tokens_per_sample, common, limit, progress, seed)
+    if depths:
+        rows += extrapolate(rows, target, batch_sizes, common, device, memory_limit, predict_peak)
+    return rows
+
+
+def _measure_copy(spec: TargetSpec, batch_sizes: Sequence[int], device: torch.device, tdtype: torch.dtype,
+                  steps: int, warmup: int, tokens: int, common: dict, limit: MemoryLimit,
+                  progress: Callable[[str], None] | None, seed: int) -> list[dict]:
+    """One built copy, every batch size: a row each; an out-of-memory error is a row with ``fits`` False."""
+    llm, vis = spec.llm_layers, spec.vision_layers
+    if progress:
+        progress(f"target {spec.name}: LM {llm} / vision {vis} blocks, build")
+    _free(device)
+    base_rss = _RSSPeak.rss() if device.type == "cpu" else 0
+    predicted = {bs: limit.predict(spec, bs) if limit.predict else None for bs in batch_sizes}
+    built = None
+    if not all(limit.refuses(p) for p in predicted.values()):
         try:
             built = build(spec, device, tdtype, seed=seed)
         except Exception as e:                       # noqa: BLE001 - an OOM while building is a result
             if not _is_oom(e):
                 raise
-        for bs in batch_sizes:
-            row = {"kind": "measured", "batch_size": bs, "llm_layers": llm, "vision_layers": vis, **common,
-                   "step_seconds": None, "step_seconds_p90": None, "peak_memory_bytes": None, "fits": False}
-            rows.append(row)
-            if built is None:
-                continue
-            if progress:
-                progress(f"target {target.name}: LM {llm} / vision {vis} blocks, batch {bs}")
-            try:
-                batch = synthetic_batch(spec, bs, tokens_per_sample, device, tdtype, seed=seed)
-                if device.type == "cuda":
-                    torch.cuda.reset_peak_memory_stats(device)
-                with _RSSPeak() as rss:
-                    times = _time_steps(built, batch, device, warmup, steps)
-                row["step_seconds"], row["step_seconds_p90"] = quantiles(times)
-                row["fits"] = True
-            except Exception as e:                   # noqa: BLE001
-                if not _is_oom(e):
-                    raise
-            if not row["fits"]:                      # freed here: the exception's frames held the activations
-                built.optimizer.zero_grad(set_to_none=True)
-                _free(device)
+    rows = []
+    for bs in batch_sizes:
+        row = {"kind": "measured", "batch_size": bs, "llm_layers": llm, "vision_layers": vis, **common,
+               "step_seconds": None, "step_seconds_p90": None, "peak_memory_bytes": None, "fits": False,
+               "predicted_peak_memory_bytes": predicted[bs]}
+        rows.append(row)
+        if limit.refuses(predicted[bs]):
+            row["memory_source"] = (f"not run: predicted peak (harness.estimate.memory) above --memory-limit "
+                                    f"{limit.limit / 2**30:.3g} GiB")
+            continue
+        if built is None:
+            continue
+        if progress:
+            progress(f"target {spec.name}: LM {llm} / vision {vis} blocks, batch {bs}")
+        rss = None
+        try:
+            batch = synthetic_batch(spec, bs, tokens, device, tdtype, seed=seed)
             if device.type == "cuda":
-                row["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(device))
-            elif device.type == "mps":
-                row["peak_memory_bytes"] = int(torch.mps.driver_allocated_memory())
-            elif row["fits"]:
-                row["peak_memory_bytes"] = max(0, rss.peak - base_rss)
-        del built
-        _free(device)
-    if depths:
-        rows += extrapolate(rows, target, batch_sizes, common, device)
+                torch.cuda.reset_peak_memory_stats(device)
+            with _RSSPeak() as rss:
+                times = _time_steps(built, batch, device, warmup, steps, limit.guard(rss, base_rss))
+            row["step_seconds"], row["step_seconds_p90"] = quantiles(times)
+            row["fits"] = True
+        except Exception as e:                       # noqa: BLE001
+            if not _is_oom(e):
+                raise
+            if progress:
+                progress(f"target {spec.name}: batch {bs} does not fit ({str(e).splitlines()[0][:120]})")
+        if not row["fits"]:                          # freed here: the exception's frames held the activations
+            built.optimizer.zero_grad(set_to_none=True)
+            _free(device)
+        if device.type == "cuda":
+            row["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(device))
+        elif device.type == "mps":
+            row["peak_memory_bytes"] = int(torch.mps.driver_allocated_memory())
+        elif rss is not None:                        # what it reached, also when the guard stopped it
+            row["peak_memory_bytes"] = max(0, rss.peak - base_rss)
+    del built
+    _free(device)
     return rows
 
 
 def _prime(spec: TargetSpec, device: torch.device, dtype: torch.dtype, tokens: int, seed: int) -> None:
-    """One untimed step of the smallest copy before any RSS baseline is taken: the process's one-time
+    """One untimed step of a small copy before any RSS baseline is taken: the process's one-time
     costs (lazy imports, thread pools, kernel scratch buffers) would otherwise be charged to the first
     copy measured, and the per-block memory fit would come out negative."""
     built = build(spec, device, dtype, seed=seed)
@@ -225,17 +301,19 @@ def _capacity(device: torch.device) -> int | None:
 
 
 def extrapolate(measured: list[dict], target: TargetSpec, batch_sizes: Sequence[int], common: dict,
-                device: torch.device) -> list[dict]:
+                device: torch.device, memory_limit: int | None = None,
+                predict_peak: Callable[[TargetSpec, int], int] | None = None) -> list[dict]:
     """One "extrapolated" row per batch size at full depth from the per-block fit of the measured rows.
     Never below the largest measured figure. A cut copy that did not fit means the full model does not
     either; on CUDA ``fits`` compares the extrapolated peak with the device's memory, elsewhere it is
-    unknown (null)."""
+    unknown (null) unless a ``memory_limit`` is given."""
     L, V = target.llm_layers, target.vision_layers
     out = []
     for bs in batch_sizes:
         pts = [r for r in measured if r["batch_size"] == bs and r["kind"] == "measured"]
         row = {"kind": "extrapolated", "batch_size": bs, "llm_layers": L, "vision_layers": V, **common,
-               "step_seconds": None, "step_seconds_p90": None, "peak_memory_bytes": None, "fits": False}
+               "step_seconds": None, "step_seconds_p90": None, "peak_memory_bytes": None, "fits": False,
+               "predicted_peak_memory_bytes": predict_peak(target, bs) if predict_peak else None}
         if pts and all(r["fits"] for r in pts):
             for key in ("step_seconds", "step_seconds_p90", "peak_memory_bytes"):
                 c, a, b = fit_blocks([(r["llm_layers"], r["vision_layers"], r[key]) for r in pts])
@@ -243,7 +321,8 @@ def extrapolate(measured: list[dict], target: TargetSpec, batch_sizes: Sequence[
                 row[key] = max(c + a * L + b * V, max(r[key] for r in pts))
             row["peak_memory_bytes"] = int(round(row["peak_memory_bytes"]))
             row["step_seconds_p90"] = max(row["step_seconds_p90"], row["step_seconds"])   # fitted apart
-            cap = _capacity(device)
+            caps = [c for c in (_capacity(device), memory_limit) if c]
+            cap = min(caps) if caps else None
             row["fits"] = None if cap is None else row["peak_memory_bytes"] <= cap
         out.append(row)
     return out

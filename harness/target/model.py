@@ -83,7 +83,8 @@ def _lora(module: nn.Module, names: tuple[str, ...], r: int, alpha: int) -> None
     inject_adapter_in_model(LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=pattern), module)
 
 
-def _apply_recipe(model: TargetVLM) -> None:
+def apply_recipe(model: TargetVLM) -> None:
+    """LoRA adapters where the recipe says lora; requires_grad as the recipe trains each part."""
     rec = model.spec.recipe
     for part, tune, names in ((model.language_model, rec.llm, LM_LORA_TARGETS),
                               (model.vision_tower, rec.vision, VISION_LORA_TARGETS),
@@ -107,7 +108,7 @@ def build(spec: TargetSpec, device: torch.device | str = "cpu", dtype: torch.dty
     """The model with random weights, its recipe applied, gradient checkpointing on, AdamW."""
     torch.manual_seed(seed)
     model = TargetVLM(spec)
-    _apply_recipe(model)
+    apply_recipe(model)
     if spec.gradient_checkpointing:
         lm = model.language_model         # transformers 5 renamed it; older releases have the first only
         enable = getattr(lm, "activation_checkpointing_enable", None) or lm.gradient_checkpointing_enable

@@ -204,3 +204,14 @@ def resolve_target(target: str) -> TargetSpec:
     if Path(target).exists():
         return from_tinyllava_config(Path(target))
     raise UsageError(f"--target {target!r}: not a preset ({', '.join(TARGET_PRESETS)}) nor a TinyLLaVA config")
+
+
+def with_recipe(spec: TargetSpec, *, llm: str | None = None, vision: str | None = None,
+                connector: str | None = None, lora_rank: int | None = None) -> TargetSpec:
+    """The target with the recipe flags (``--tune-llm`` ...) applied over its own recipe; None keeps a part.
+    A new rank brings alpha = 2 x rank, as TinyLLaVA's scripts pair them (r 128, alpha 256)."""
+    over = {k: v for k, v in (("llm", llm), ("vision", vision), ("connector", connector),
+                              ("lora_r", lora_rank)) if v is not None}
+    if lora_rank is not None:
+        over["lora_alpha"] = 2 * lora_rank
+    return replace(spec, recipe=replace(spec.recipe, **over)) if over else spec

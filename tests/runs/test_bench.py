@@ -56,6 +56,12 @@ def test_bench_cli_writes_tables_report_and_plots(tiny_root, tmp_path):
     ["--steps", "1"],
     ["--target", "gpt-5"],
     ["--device", "tpu"],
+    ["--tune-llm", "half"],
+    ["--lora-rank", "0"],
+    ["--memory-limit", "0"],
+    ["--memory-limit", "lots"],
+    ["--gpu", "TPU v9"],
+    ["--global-batch", "0"],
 ])
 def test_bad_options_exit_2_without_traceback(tiny_root, args):
     r = CliRunner().invoke(main, ["bench", str(tiny_root), *args])

@@ -49,7 +49,38 @@ def test_bench_measures_the_target_and_extrapolates(tmp_path):
     assert full["step_seconds"] is not None
     text = (out / "report.md").read_text()
     assert "measured with random weights" in text and "ceil(" in text
-    assert not any(x["basis"] == "target" for x in read_table(out / "estimates.arrow").to_pylist())
+    gpu = [x for x in read_table(out / "estimates.arrow").to_pylist() if x["basis"] == "target"]
+    assert {x["device"] for x in gpu} == {"RTX 4090", "A100", "H100 SXM"}      # the range on the listed GPUs
+
+
+@pytest.mark.slow
+def test_bench_report_leads_with_the_answer_and_ends_the_lead_with_the_launch_flags(tmp_path):
+    """The tiny target (2-layer Llama, tiny SigLIP) measured whole at batch 1 and 2, the recipe flags
+    applied; the report answers first, then the command; the plot is written."""
+    from tests.estimate.tiny import tiny_config_json
+
+    root = tmp_path / "ds"
+    make_dataset(root, 6, 1, size=64)
+    out = tmp_path / "run"
+    r = CliRunner().invoke(main, ["bench", str(root), "--batch-size", "1,2", "--steps", "2", "--warmup", "1",
+                                  "--device", "cpu", "--target", str(tiny_config_json(tmp_path / "tiny")),
+                                  "--target-depth", "all", "--lora-rank", "4", "--tune-vision", "lora",
+                                  "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = read_table(out / "target.arrow").to_pylist()
+    assert [(x["kind"], x["batch_size"], x["fits"]) for x in rows] == [("measured", 1, True), ("measured", 2, True)]
+    assert all(x["recipe"] == "llm lora, vision lora, connector full, LoRA r 4 alpha 8" for x in rows)
+    assert all(x["predicted_peak_memory_bytes"] > 0 for x in rows)
+    text = (out / "report.md").read_text()
+    assert text.index("## The answer") < text.index("## What to launch") < text.index("## Throughput")
+    assert "batch 2 fits" in text and "Largest batch that fits: **2**" in text and "On the listed GPUs" in text
+    for flag in ("--per_device_train_batch_size", "--gradient_accumulation_steps", "--model_max_length",
+                 "--bf16 True", "--gradient_checkpointing True", "--lora_r 4 --lora_alpha 8"):
+        assert flag in text
+    assert "predicted / measured" in text
+    assert (out / "target.png").stat().st_size > 1000
+    meta = schema.read_metadata(read_table(out / "target.arrow").schema)
+    assert meta["launch"]["global_batch"] == 128 and meta["launch"]["per_device_batch"] >= 1
 
 
 def test_bench_without_target_depth_writes_no_target_table(tmp_path):

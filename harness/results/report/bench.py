@@ -6,6 +6,8 @@ from harness.config import BenchConfig
 from harness.estimate.flops import DEVICE_PEAK_TFLOPS
 from harness.results.format import duration
 from harness.results.plots import figure_module, png
+from harness.results.report.target import answer, launch_section, target_tables
+from harness.target.launch import Launch
 
 STAGE_ORDER = ("read_bytes", "decode", "resize_normalize", "collate_pin", "data_wait", "h2d", "forward",
                "backward", "optimizer")
@@ -21,12 +23,14 @@ def _rows(res, **match):
     return [r for r in res.rows if all(r[k] == v for k, v in match.items())]
 
 
-def report(res: BenchResult, cfg: BenchConfig) -> str:
+def report(res: BenchResult, cfg: BenchConfig, launch: Launch | None = None) -> str:
     lines = [f"# harness bench ({res.device})", "",
              (f"Dataset: {cfg.dataset or 'default synthetic DeepCAD 1K'}; batch sizes "
              f"{', '.join(map(str, cfg.batch_sizes))}; {cfg.steps} timed batches after {cfg.warmup} warm-up; "
-             f"workers {cfg.workers}; image {cfg.image_size} px; proxy tokens {cfg.seq_len}."), "",
-             ("Method: `perf_counter` around each stage with the device synchronised; median and p90 over the "
+             f"workers {cfg.workers}; image {cfg.image_size} px; proxy tokens {cfg.seq_len}."), ""]
+    if res.target:                  # the answer first: what fits, how long, what to launch
+        lines += answer(res, cfg, launch) + launch_section(launch, cfg) + ["## The hot path, measured", ""]
+    lines += [("Method: `perf_counter` around each stage with the device synchronised; median and p90 over the "
              "timed batches; loader throughput = timed samples / timed seconds with the loader alone. "
              f"Compilation: {res.compile_note}."), "",
              "## Throughput", "",
@@ -51,7 +55,7 @@ def report(res: BenchResult, cfg: BenchConfig) -> str:
               "/ median whole step, data wait included."), ""]
     lines += _stage_tables(res)
     lines += _estimate_tables(res, cfg)
-    lines += _target_tables(res, cfg)
+    lines += target_tables(res, cfg)
     lines += ["", "## Plots", "", "![throughput](throughput.png)", "", "![stages](stages.png)", ""]
     return "\n".join(lines)
 
@@ -83,7 +87,8 @@ def _stage_tables(res) -> list[str]:
 
 def _estimate_tables(res, cfg) -> list[str]:
     proxy = [r for r in res.estimates if r["basis"] == "proxy"]
-    target = [r for r in res.estimates if r["basis"] == "target"]
+    # with the target measured, its GPU range leads the report (``report.target.answer``)
+    target = [] if res.target else [r for r in res.estimates if r["basis"] == "target"]
     lines = ["", f"## Full-training estimates ({cfg.full_epochs} epochs)", "", "### Proxy model (measured)", "",
              "| batch | scale | conversations | steps/epoch | s/step | total |", "|---|---|---|---|---|---|"]
     for r in proxy:
@@ -91,6 +96,8 @@ def _estimate_tables(res, cfg) -> list[str]:
                      f"{r['step_seconds']:.4f} | {duration(r['total_seconds'])} |")
     if proxy:
         lines += ["", f"Formula: {proxy[-1]['assumption']}."]
+    if res.target:
+        return lines
     bs = cfg.batch_sizes[0]
     lines += ["", f"### Target model {cfg.target} (FLOPs / (MFU x peak)), scale 1K, batch {bs}", "",
               "| device | peak TFLOP/s | MFU | total | samples/s needed | loader samples/s | loader keeps up |",
@@ -108,51 +115,6 @@ def _estimate_tables(res, cfg) -> list[str]:
                   ("Every scale and batch size is in estimates.arrow; target time does not depend on the batch "
                   "size in this FLOPs model. The loader figure is this machine's harness loader at that batch "
                   "size with the given workers.")]
-    return lines
-
-
-def _target_tables(res, cfg) -> list[str]:
-    """The target model measured with random weights (target.arrow): per batch size the full-depth step
-    and memory, then full training at the dataset's size and 1K/10K/50K models."""
-    if not res.target:
-        return []
-    full = [r for r in res.target if r["kind"] == "extrapolated"] or [
-        r for r in res.target if r["kind"] == "measured"]
-    first = res.target[0]
-    lines = ["", f"## Target model {cfg.target}, measured with random weights", "",
-             (f"{first['device']}, {first['dtype']}, recipe {first['recipe']}, gradient checkpointing on the LM, "
-              f"AdamW; {first['tokens_per_sample']} LM positions per sample (mean over the records: prompt + "
-              "answer characters / 3.5 + image tokens, capped at the max length; no tokenizer). Memory: "
-              f"{first['memory_source']}."), "",
-             "| kind | batch | LM blocks | vision blocks | s/step (median / p90) | peak memory | fits |",
-             "|---|---|---|---|---|---|---|"]
-    for r in res.target:
-        step = "-" if r["step_seconds"] is None else f"{r['step_seconds']:.3f} / {r['step_seconds_p90']:.3f}"
-        mem = "-" if r["peak_memory_bytes"] is None else f"{r['peak_memory_bytes'] / 2**30:.2f} GiB"
-        fits = {True: "yes", False: "no", None: "unknown"}[r["fits"]]
-        lines.append(f"| {r['kind']} | {r['batch_size']} | {r['llm_layers']} | {r['vision_layers']} | {step} "
-                     f"| {mem} | {fits} |")
-    if any(r["kind"] == "extrapolated" for r in res.target):
-        lines += ["", ("Extrapolated = fixed + per LM block x LM blocks + per vision block x vision blocks, "
-                  "least squares over the measured cut copies (each tower's depth varied with the other "
-                  "held), evaluated at full depth; the same fit for peak memory; never below a measured copy's figure. "
-                  "Each block is timed only by the difference of two copies: with few --steps on a busy "
-                  "machine the slopes are noisy (compare the batch sizes); more steps, or a third depth "
-                  "(--target-depth 1,2,3), steady them.")]
-    proxy = [r for r in res.estimates if r["basis"] == "proxy"]
-    lines += ["", f"### Full training of the target from its measured step ({cfg.full_epochs} epochs)", "",
-              "| batch | scale | conversations | s/step | total | formula |", "|---|---|---|---|---|---|"]
-    for r in full:
-        if r["step_seconds"] is None:
-            continue
-        bs, step = r["batch_size"], r["step_seconds"]
-        for p in (p for p in proxy if p["batch_size"] == bs):
-            steps = -(-p["conversations"] // bs)
-            total = steps * step * cfg.full_epochs
-            lines.append(f"| {bs} | {p['scale']} | {p['conversations']:,} | {step:.3f} | {duration(total)} | "
-                         f"ceil({p['conversations']:,} / {bs}) x {step:.3f} s x {cfg.full_epochs} |")
-    lines += ["", ("Conversations per scale as in the proxy estimates (3 views per model). One device, this "
-              "run's dtype; the step excludes data loading (the loader tables above say whether it keeps up).")]
     return lines
 
 
