@@ -158,6 +158,11 @@ TARGETS = tuple(dict.fromkeys([*PRESETS, *TARGET_PRESETS]))
 TARGET_DTYPES = ("auto", "fp32", "bf16", "fp16")
 
 
+AUTO_DEPTHS = (-1,)         # --target-depth auto
+AUTO_DEPTH_BUDGET_S = 300.0  # auto measures the whole model when its predicted timing fits in this
+AUTO_CUT_DEPTHS = (2, 4)     # else copies of these depths per tower, extrapolated
+
+
 @dataclass(kw_only=True, frozen=True)
 class BenchConfig:
     """``harness bench``: stage timings of the loader and the proxy training step per batch size."""
@@ -171,7 +176,8 @@ class BenchConfig:
     device: str = "auto"
     compile: str = "auto"              # auto: eager only on CPU, eager and compiled elsewhere
     target: str = "openecad-0.89b"     # a preset, or a TinyLLaVA model folder / its config.json
-    target_depths: tuple[int, ...] = ()  # measure the target cut to these depths; (0,): the whole model
+    target_depths: tuple[int, ...] = ()  # measure the target cut to these depths; (0,): the whole model;
+                                         # AUTO_DEPTHS: the whole model when fast enough, else cut copies
     target_dtype: str = "auto"         # auto: fp32 on CPU and MPS, bf16 on CUDA
     target_params: int | None = None   # scales the preset's FLOPs to a model of this many parameters
     mfu: tuple[float, float] = (0.15, 0.35)
@@ -213,8 +219,8 @@ class BenchConfig:
         _require(self.target in TARGETS or Path(self.target).exists(),
                  f"--target must be one of {', '.join(TARGETS)} or a TinyLLaVA config.json / folder")
         d = self.target_depths
-        _require(d in ((), (0,)) or (len(set(d)) >= 2 and all(x >= 1 for x in d)),
-                 "--target-depth must be 'all' or two or more distinct depths of at least 1, e.g. 1,2")
+        _require(d in ((), (0,), AUTO_DEPTHS) or (len(set(d)) >= 2 and all(x >= 1 for x in d)),
+                 "--target-depth must be 'all', 'auto' or two or more distinct depths of at least 1, e.g. 1,2")
         _require(self.target_dtype in TARGET_DTYPES, f"--target-dtype must be one of {', '.join(TARGET_DTYPES)}")
         _require(self.target_params is None or self.target_params > 0, "--target-params must be positive")
         lo, hi = self.mfu

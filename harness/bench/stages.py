@@ -180,6 +180,7 @@ class BenchResult:
     rows: list[dict]                      # BENCH rows
     estimates: list[dict]                 # ESTIMATES rows
     target: list[dict] = field(default_factory=list)   # TARGET rows (--target-depth), else empty
+    target_notes: list[str] = field(default_factory=list)   # how the depths were chosen (auto), in words
 
 
 def usable_records(dataset: Any) -> list:

@@ -7,7 +7,7 @@ import click
 
 from harness.cli import options
 from harness.cli.options import default
-from harness.config import TARGET_DTYPES, TARGETS, BenchConfig
+from harness.config import AUTO_DEPTHS, TARGET_DTYPES, TARGETS, BenchConfig
 
 
 def _ints(value: str) -> tuple[int, ...]:
@@ -33,7 +33,9 @@ def _ints(value: str) -> tuple[int, ...]:
               help=f"Target model: a preset ({', '.join(TARGETS)}) or a TinyLLaVA model folder / config.json.")
 @click.option("--target-depth", "target_depths", default=None,
               help="Measure the target with random weights, cut to these depths (e.g. 1,2) and extrapolated "
-                   "to full depth; 'all' measures the whole model. Off by default.")
+                   "to full depth; 'all' measures the whole model; 'auto' the whole model when its "
+                   "predicted timing is within 5 minutes, else copies cut to 2 and 4 blocks (the report "
+                   "says which and why). Off by default.")
 @click.option("--target-dtype", default=default(BenchConfig, "target_dtype"), show_default=True,
               type=click.Choice(TARGET_DTYPES), help="auto: fp32 on CPU and MPS, bf16 on CUDA.")
 @click.option("--target-params", type=int, help="Scale the target's FLOPs to this many parameters.")
@@ -59,7 +61,8 @@ def command(dataset, batch_sizes, compile_, mfu, target_depths, gpu_names, **opt
     """Time each stage of the hot path and the training step on DATASET (default: synthetic DeepCAD 1K)."""
     from harness.runs.bench import run_bench
 
-    depths = () if target_depths is None else (0,) if target_depths.strip() == "all" else _ints(target_depths)
+    named = {"all": (0,), "auto": AUTO_DEPTHS}
+    depths = () if target_depths is None else named.get(target_depths.strip()) or _ints(target_depths)
     cfg = BenchConfig(dataset=dataset, batch_sizes=_ints(batch_sizes), compile=compile_, mfu=options.parse_mfu(mfu),
                       target_depths=depths, gpu_names=gpu_names or default(BenchConfig, "gpu_names"), **opts)
     options.finish(run_bench(cfg, progress=options.progress()))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from harness.bench.stages import BenchResult, bench_rows, estimate_rows, measure_batch_size, usable_records
-from harness.config import BenchConfig
+from harness.config import AUTO_CUT_DEPTHS, AUTO_DEPTH_BUDGET_S, AUTO_DEPTHS, BenchConfig
 from harness.data import load_dataset
 from harness.errors import UsageError
 from harness.progress import SILENT, Progress
@@ -64,7 +64,7 @@ def run_bench(cfg: BenchConfig, progress: Progress = SILENT) -> BenchRun:
     launch = None
     if target is not None:
         lengths = sample_lengths(cfg, target, records)
-        measured.target = target_rows(cfg, target, lengths, device, progress)
+        measured.target = target_rows(cfg, target, lengths, device, progress, measured.target_notes)
         launch, gpu_rows = plan_for_gpus(cfg, target, lengths, measured.target, device)
         # the counted architecture's range replaces the preset FLOPs rows: one target estimate per device
         measured.estimates = [r for r in measured.estimates if r["basis"] != "target"] + gpu_rows
@@ -120,17 +120,25 @@ def tokens_per_sample(lengths: list[int], image_tokens: int, max_length: int) ->
     return max(image_tokens + 2, round(sum(capped) / max(len(capped), 1)))
 
 
-def target_rows(cfg: BenchConfig, spec: TargetSpec, lengths: list[int], device, progress: Progress) -> list[dict]:
+def target_rows(cfg: BenchConfig, spec: TargetSpec, lengths: list[int], device, progress: Progress,
+                depth_notes: list[str] | None = None) -> list[dict]:
     """The target model measured with random weights (``harness.target.measure``): TARGET rows, each with
-    the memory model's peak beside it (``harness.estimate.memory`` at the same depth, batch and dtype)."""
+    the memory model's peak beside it (``harness.estimate.memory`` at the same depth, batch and dtype).
+    ``--target-depth auto`` appends its choice, in words, to ``depth_notes``."""
+    depth_notes = [] if depth_notes is None else depth_notes
     from harness.estimate.architecture import architecture
     from harness.estimate.memory import memory
-    from harness.target.measure import default_dtype, measure_target
+    from harness.target.measure import choose_depths, default_dtype, measure_target
 
     tokens = tokens_per_sample(lengths, spec.image_tokens, spec.max_length)
     dtype = default_dtype(device) if cfg.target_dtype == "auto" else cfg.target_dtype
     depths = None if cfg.target_depths == (0,) else list(cfg.target_depths)
     limit = None if cfg.memory_limit is None else int(cfg.memory_limit * 2**30)
+    if cfg.target_depths == AUTO_DEPTHS:
+        depths, why = choose_depths(spec, cfg.batch_sizes, cfg.steps, cfg.warmup, device, dtype, tokens,
+                                    budget_s=AUTO_DEPTH_BUDGET_S, cut=AUTO_CUT_DEPTHS, seed=cfg.seed)
+        progress(why)
+        depth_notes.append(why)
 
     def predict(s: TargetSpec, batch: int) -> int:
         return memory(architecture(s), tokens, dtype).peak(batch)

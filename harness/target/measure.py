@@ -280,6 +280,37 @@ def _measure_copy(spec: TargetSpec, batch_sizes: Sequence[int], device: torch.de
     return rows
 
 
+def choose_depths(target: TargetSpec, batch_sizes: Sequence[int], steps: int, warmup: int,
+                  device: torch.device | str, dtype: str, tokens_per_sample: int, *, budget_s: float,
+                  cut: Sequence[int], seed: int = 0) -> tuple[list[int] | None, str]:
+    """``--target-depth auto``: the whole model (None) when its measurement is predicted to take at most
+    ``budget_s``, else ``cut`` depths (extrapolated), and the reason in words. The prediction: one timed
+    step of a 1+1-block copy at batch 1, scaled by blocks (every block costs what the copy's two cost
+    on average, which overstates a deep model's step, since the copy also carries the embeddings and the
+    head: a safe side for a time budget) and by the batch sizes' samples."""
+    device = torch.device(device)
+    copy = target.cut(1, 1)
+    built = build(copy, device, DTYPES[dtype], seed=seed)
+    try:
+        batch = synthetic_batch(copy, 1, tokens_per_sample, device, DTYPES[dtype], seed=seed)
+        step = min(_time_steps(built, batch, device, 1, 2))
+    finally:
+        del built
+        _free(device)
+    blocks = (target.llm_layers + target.vision_layers) / 2
+    predicted = step * blocks * sum(batch_sizes) * (warmup + steps)
+    where = (f"a 1+1-block copy took {step:.2f} s per step at batch 1; the whole model "
+             f"({target.llm_layers}+{target.vision_layers} blocks) at batch {', '.join(map(str, batch_sizes))} "
+             f"with {warmup}+{steps} steps each is predicted at about {predicted:,.0f} s")
+    if predicted <= budget_s:
+        return None, f"--target-depth auto: the whole model measured ({where}, within {budget_s:,.0f} s)"
+    depths = [d for d in cut if d < min(target.llm_layers, target.vision_layers)]
+    if len(depths) < 2:
+        return None, f"--target-depth auto: the whole model measured (too shallow to cut; {where})"
+    return depths, (f"--target-depth auto: copies cut to {', '.join(map(str, depths))} blocks per tower, "
+                    f"extrapolated ({where}, over {budget_s:,.0f} s)")
+
+
 def _prime(spec: TargetSpec, device: torch.device, dtype: torch.dtype, tokens: int, seed: int) -> None:
     """One untimed step of a small copy before any RSS baseline is taken: the process's one-time
     costs (lazy imports, thread pools, kernel scratch buffers) would otherwise be charged to the first

@@ -95,6 +95,7 @@ def target_tables(res, cfg: BenchConfig) -> list[str]:
         return []
     first = res.target[0]
     lines = ["", f"## Target model {cfg.target}, measured with random weights", "",
+             *[f"{note}." for note in res.target_notes], *([""] if res.target_notes else []),
              (f"{first['device']}, {first['dtype']}, recipe {first['recipe']}, gradient checkpointing on the LM, "
               f"AdamW; {first['tokens_per_sample']} LM positions per sample (the mean over the records, image "
               "tokens included, capped at the max length). Memory: "
