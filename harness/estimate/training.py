@@ -9,7 +9,7 @@ Memory per GPU: ``harness.estimate.memory`` at the longest sample, checked again
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.errors import UsageError
@@ -17,7 +17,7 @@ from harness.estimate.architecture import Architecture
 from harness.estimate.counting import RULE as FLOPS_RULE
 from harness.estimate.counting import count
 from harness.estimate.devices import Device, known, match_description
-from harness.estimate.flops import DEFAULT_MFU
+from harness.estimate.flops import CHARS_PER_TOKEN, DEFAULT_MFU
 from harness.estimate.memory import RULE as MEMORY_RULE
 from harness.estimate.memory import USABLE, memory
 from harness.estimate.proxy import scales
@@ -55,6 +55,31 @@ def assumed_mfu(mfu: tuple[float, float] = DEFAULT_MFU) -> Mfu:
                source=f"assumed MFU {lo:.0%}-{hi:.0%}, central {(lo + hi) / 2:.0%} (the midpoint)")
 
 
+def text_tokens(records, tokenizer: Path | None) -> tuple[list[int], str]:
+    """Text tokens of each record's prompt and answer (chat template not included), counted with
+    ``tokenizer`` or at ``CHARS_PER_TOKEN``; and how, in words. Image tokens are the caller's to add."""
+    texts = [f"{r.prompt}\n{r.answer}" for r in records]
+    if tokenizer is not None:
+        from harness.text.tokenizers import load_tokenizer
+
+        counts = [len(a) for a in load_tokenizer(tokenizer).encode_for_counting(texts, at_start=True)]
+        return counts, f"text tokens counted with {tokenizer}, chat template not included"
+    return ([math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts],
+            f"text at {CHARS_PER_TOKEN} chars per token (no --tokenizer), chat template not included")
+
+
+def step_mfu(arch: Architecture, row: dict, table_name: str, where: str) -> Mfu:
+    """The MFU a full-depth TARGET ``row`` measured on the table's GPU ``table_name`` achieved: step FLOPs
+    (this count, at the row's tokens per sample) x batch / step seconds / the GPU's peak; the range is
+    ``MEASURED_SPREAD`` around it. ``where`` says where it was measured, for the assumption text."""
+    m = count(arch).step(row["tokens_per_sample"]) * row["batch_size"] / row["step_seconds"] / (
+        known()[table_name][0] * 1e12)
+    lo, hi = MEASURED_SPREAD
+    return Mfu(low=m * lo, central=m, high=min(1.0, m * hi),
+               source=f"MFU {m:.1%} measured {where} ({row['kind']}, batch {row['batch_size']}, "
+                      f"{row['dtype']}); range {lo}x-{hi}x of it")
+
+
 def measured_mfu(path: Path, arch: Architecture) -> Mfu:
     """The MFU a target.arrow measured on a GPU achieved: step FLOPs (this count, at its tokens per sample)
     x batch / step seconds / the peak of the GPU named in its run metadata; the best batch size."""
@@ -75,19 +100,14 @@ def measured_mfu(path: Path, arch: Architecture) -> Mfu:
         raise UsageError(f"--measured {path}: needs full-depth rows measured on a GPU of the device table "
                          f"(found GPU {gpu or 'none'!r}, {len(rows)} usable rows)")
     step = count(arch).step
-    peak = known()[name][0] * 1e12
     best = max(rows, key=lambda r: step(r["tokens_per_sample"]) * r["batch_size"] / r["step_seconds"])
-    m = step(best["tokens_per_sample"]) * best["batch_size"] / best["step_seconds"] / peak
-    lo, hi = MEASURED_SPREAD
     check = ""
     if best.get("peak_memory_bytes") and best.get("dtype") in ("bf16", "fp16", "fp32"):
         model = memory(arch, best["tokens_per_sample"], best["dtype"]).peak(best["batch_size"])
         check = (f"; against the GPU measurement: modelled {model / 2**30:.2f} GiB, measured "
                  f"{best['peak_memory_bytes'] / 2**30:.2f} GiB at batch {best['batch_size']} "
                  f"({model / best['peak_memory_bytes']:.2f}x)")
-    return Mfu(low=m * lo, central=m, high=min(1.0, m * hi),
-               source=(f"MFU {m:.1%} measured on {gpu} ({best['kind']}, batch {best['batch_size']}, "
-                       f"{best['dtype']}, {path}); range {lo}x-{hi}x of it"), memory_check=check)
+    return replace(step_mfu(arch, best, name, f"on {gpu} in {path}"), memory_check=check)
 
 
 def estimate_rows(*, arch: Architecture, work: Workload, devices: list[Device], gpus: int, batch_size: int,

@@ -21,7 +21,7 @@ from harness.results.run import RunResult
 from harness.results.write import write_run
 from harness.runs.defaults import dataset_paths
 from harness.target.launch import Launch, full_depth_rows, largest_fitting, length_at_share, plan_launch
-from harness.target.presets import TargetSpec, resolve_target, with_recipe
+from harness.target.presets import TargetSpec, configured
 from harness.train.device import describe, pick_device, set_threads, use_compile
 
 
@@ -45,7 +45,7 @@ def run_bench(cfg: BenchConfig, progress: Progress = SILENT) -> BenchRun:
     paths = dataset_paths(cfg.dataset, progress=progress)
     dataset = load_dataset(paths)
     records = usable_records(dataset)
-    target = recipe_target(cfg) if cfg.target_depths else None   # a bad path fails before measuring
+    target = configured(cfg) if cfg.target_depths else None   # a bad path fails before measuring
     need = (cfg.warmup + cfg.steps) * max(cfg.batch_sizes)
     if len(records) < need:
         raise UsageError(f"the bench needs {need} usable train samples ((warmup {cfg.warmup} + steps "
@@ -92,26 +92,12 @@ def run_bench(cfg: BenchConfig, progress: Progress = SILENT) -> BenchRun:
                     seconds=time.perf_counter() - t0)
 
 
-def recipe_target(cfg: BenchConfig) -> TargetSpec:
-    """The target with ``--tune-llm`` / ``--tune-vision`` / ``--tune-connector`` / ``--lora-rank`` applied."""
-    return with_recipe(resolve_target(cfg.target), llm=cfg.tune_llm, vision=cfg.tune_vision,
-                       connector=cfg.tune_connector, lora_rank=cfg.lora_rank)
-
-
 def sample_lengths(cfg: BenchConfig, spec: TargetSpec, records: list) -> list[int]:
-    """Each train sample's LM positions, uncapped: image tokens + its prompt and answer counted with
-    ``--tokenizer`` (``harness.text``, chat template not included), else ceil(chars / 3.5) each (the FLOPs
-    model's rule, ``flops.sample_tokens``)."""
-    from harness.estimate.flops import sample_tokens
+    """Each train sample's LM positions, uncapped: image tokens + its text tokens
+    (``harness.estimate.training.text_tokens``, as ``harness estimate`` counts them)."""
+    from harness.estimate.training import text_tokens
 
-    if cfg.tokenizer is not None:
-        from harness.text.tokenizers import load_tokenizer
-
-        texts = [f"{r.prompt}\n{r.answer}" for r in records]
-        counts = load_tokenizer(cfg.tokenizer).encode_for_counting(texts, at_start=True)
-        return [spec.image_tokens + len(c) for c in counts]
-    return [sample_tokens(len(r.prompt), len(r.answer), image_tokens=spec.image_tokens, max_length=10**9)[0]
-            for r in records]
+    return [spec.image_tokens + c for c in text_tokens(records, cfg.tokenizer)[0]]
 
 
 def tokens_per_sample(lengths: list[int], image_tokens: int, max_length: int) -> int:
@@ -198,22 +184,14 @@ def torch_device_name(device) -> str:
 
 def _gpu_mfu(arch, best: dict | None, device):
     """The MFU this device's full-depth step achieved, when it is a GPU of the device table."""
-    from harness.estimate.counting import count
-    from harness.estimate.devices import known, match_description
-    from harness.estimate.training import MEASURED_SPREAD, Mfu
+    from harness.estimate.devices import match_description
+    from harness.estimate.training import step_mfu
 
     if device.type != "cuda" or best is None:
         return None
     gpu = torch_device_name(device)
     name = match_description(gpu)
-    if name is None:
-        return None
-    m = count(arch).step(best["tokens_per_sample"]) * best["batch_size"] / best["step_seconds"] / (
-        known()[name][0] * 1e12)
-    lo, hi = MEASURED_SPREAD
-    return Mfu(low=m * lo, central=m, high=min(1.0, m * hi),
-               source=f"MFU {m:.1%} measured here on {gpu} (batch {best['batch_size']}, {best['kind']}, "
-                      f"{best['dtype']}); range {lo}x-{hi}x of it")
+    return None if name is None else step_mfu(arch, best, name, f"here on {gpu}")
 
 
 def _mean(xs: list[float]) -> float:

@@ -3,7 +3,6 @@ the built architecture's FLOPs and a memory model; nothing is measured. Writes e
 "target"), report.md and run.json."""
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -12,21 +11,14 @@ import pyarrow as pa
 from harness.config import EstimateConfig
 from harness.errors import UsageError
 from harness.estimate.devices import resolve_device
-from harness.estimate.flops import CHARS_PER_TOKEN
-from harness.estimate.training import Workload, assumed_mfu, estimate_rows, measured_mfu
+from harness.estimate.training import Workload, assumed_mfu, estimate_rows, measured_mfu, text_tokens
 from harness.progress import SILENT, Progress
 from harness.results import schema
 from harness.results.metadata import default_out, run_metadata
 from harness.results.report.estimate import report
 from harness.results.run import RunResult
 from harness.results.write import write_run
-from harness.target.presets import TargetSpec, resolve_target, with_recipe
-
-
-def target_spec(cfg: EstimateConfig) -> TargetSpec:
-    """The target with the recipe flags applied."""
-    return with_recipe(resolve_target(cfg.target), llm=cfg.tune_llm, vision=cfg.tune_vision,
-                       connector=cfg.tune_connector, lora_rank=cfg.lora_rank)
+from harness.target.presets import TargetSpec, configured
 
 
 def workload(cfg: EstimateConfig, spec: TargetSpec, progress: Progress) -> Workload:
@@ -38,19 +30,12 @@ def workload(cfg: EstimateConfig, spec: TargetSpec, progress: Progress) -> Workl
                         source=f"--text-tokens {cfg.text_tokens:g} per sample", samples_source="--samples")
     from harness.data import load_dataset
     from harness.runs.defaults import dataset_paths
-    from harness.text.tokenizers import load_tokenizer
 
     paths = dataset_paths(cfg.dataset, progress=progress)
     records = load_dataset(paths).records.get("train", [])
     if not records:
         raise UsageError(f"{paths.train}: no train records to estimate from")
-    texts = [f"{r.prompt}\n{r.answer}" for r in records]
-    if cfg.tokenizer is not None:
-        counts = [len(a) for a in load_tokenizer(cfg.tokenizer).encode_for_counting(texts, at_start=True)]
-        source = f"text tokens counted with {cfg.tokenizer}, chat template not included"
-    else:
-        counts = [math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts]
-        source = f"text at {CHARS_PER_TOKEN} chars per token (no --tokenizer), chat template not included"
+    counts, source = text_tokens(records, cfg.tokenizer)
     tokens = tuple(float(min(cap, spec.image_tokens + c)) for c in counts)
     return Workload(samples=len(records), epochs=cfg.epochs, tokens=tokens, source=source,
                     samples_source=f"the train conversations of {paths.train}")
@@ -61,7 +46,7 @@ def run_estimate(cfg: EstimateConfig, progress: Progress = SILENT) -> RunResult:
     from harness.estimate.architecture import architecture
 
     t0 = time.perf_counter()
-    spec = target_spec(cfg)
+    spec = configured(cfg)
     devices = [resolve_device(d) for d in cfg.devices]
     work = workload(cfg, spec, progress)
     progress(f"building {spec.name} on the meta device to count its matmuls")

@@ -215,3 +215,10 @@ def with_recipe(spec: TargetSpec, *, llm: str | None = None, vision: str | None 
     if lora_rank is not None:
         over["lora_alpha"] = 2 * lora_rank
     return replace(spec, recipe=replace(spec.recipe, **over)) if over else spec
+
+
+def configured(cfg) -> TargetSpec:
+    """The target a command's config names (``cfg.target``) with its recipe flags applied (``tune_llm``,
+    ``tune_vision``, ``tune_connector``, ``lora_rank``): the one reading of those options, bench and estimate."""
+    return with_recipe(resolve_target(cfg.target), llm=cfg.tune_llm, vision=cfg.tune_vision,
+                       connector=cfg.tune_connector, lora_rank=cfg.lora_rank)
