@@ -60,7 +60,7 @@ from PIL import Image
 from harness.data.layout import resolve_dataset, safe_image_path
 from harness.data.records import Dataset, Record, load_dataset
 from harness.errors import HarnessError
-from harness.text.proxy import IMAGE_PLACEHOLDER
+from harness.text.proxy import prompt_text
 from kernels import png, tokens
 from kernels.normalize import resize_normalize_table_into, table
 from kernels.resize import plan, scratch
@@ -155,11 +155,6 @@ def _decode(data: bytes, path: str, counts: collections.Counter) -> np.ndarray:
         raise HarnessError(f"cannot decode {path}: {e}") from e
     counts["pillow"] += 1
     return rgb
-
-
-def _prompt_bytes(prompt: str) -> bytes:
-    # encode_sample's prompt: the <image> placeholder removed (the IMAGE id stands for it), stripped
-    return prompt.replace(IMAGE_PLACEHOLDER, "").strip().encode("utf-8")
 
 
 class _Buffers:
@@ -287,7 +282,7 @@ class Loader:
             resize += t3 - t2
         t3 = clock()
         n = len(recs)
-        prompts, p_off = tokens.pack([_prompt_bytes(r.prompt) for r in recs])
+        prompts, p_off = tokens.pack([prompt_text(r.prompt).encode("utf-8") for r in recs])
         answers, a_off = tokens.pack([r.answer.encode("utf-8") for r in recs])
         tokens.fill_rows(prompts, p_off, answers, a_off, buf.np["input_ids"], buf.np["labels"],
                          buf.np["attention_mask"])

@@ -26,6 +26,12 @@ def decode(ids: np.ndarray) -> str:
     return body.astype(np.uint8).tobytes().decode("utf-8", errors="replace")
 
 
+def prompt_text(prompt: str) -> str:
+    """The prompt the sample carries: ``<image>`` removed (the IMAGE id stands for it), the rest stripped,
+    as TinyLLaVA's templates do."""
+    return prompt.replace(IMAGE_PLACEHOLDER, "").strip()
+
+
 def encode_sample(prompt: str, answer: str, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
     """``(input_ids, labels)``, int64 of length ``seq_len``, cut or padded at the end.
 
@@ -34,7 +40,7 @@ def encode_sample(prompt: str, answer: str, seq_len: int) -> tuple[np.ndarray, n
     """
     if seq_len < 1:
         raise ValueError("seq_len must be at least 1")
-    p = encode(prompt.replace(IMAGE_PLACEHOLDER, "").strip())
+    p = encode(prompt_text(prompt))
     a = encode(answer)
     ids = np.full(seq_len, PAD, dtype=np.int64)
     labels = np.full(seq_len, IGNORE_INDEX, dtype=np.int64)
