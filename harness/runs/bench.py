@@ -3,7 +3,7 @@ pipeline, then full-training estimates; bench and estimates tables, report.md an
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -73,7 +73,7 @@ def run_bench(cfg: BenchConfig, progress: Progress = SILENT) -> BenchRun:
         plot = target_plot_png(tables["target"])
         if plot is not None:
             plots["target.png"] = plot
-        extra = {"target": target.name, "recipe": target.recipe.describe(), "launch": launch.as_dict()}
+        extra = {"target": target.name, "recipe": target.recipe.describe(), "launch": asdict(launch)}
     out = Path(cfg.out) if cfg.out else default_out("bench")
     files = write_run(out, run_metadata("bench", cfg, device=describe(device.type), **extra), tables,
                       report=report(measured, cfg, launch=launch), files=plots)

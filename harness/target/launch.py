@@ -79,9 +79,6 @@ class Launch:
                 f"    --model_max_length {self.model_max_length} --gradient_checkpointing True \\\n"
                 f"    --num_train_epochs {epochs}")
 
-    def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
 
 def plan_launch(*, per_device_batch: int, gpus: int, global_batch: int, lengths: Sequence[float],
                 length_share: float, device_name: str, tune: tuple[str, str, str], lora_r: int,
