@@ -130,7 +130,8 @@ def target_rows(cfg: BenchConfig, spec: TargetSpec, lengths: list[int], device, 
         return memory(architecture(s), tokens, dtype).peak(batch)
 
     return measure_target(spec, cfg.batch_sizes, depths, device, dtype, cfg.steps, cfg.warmup, tokens,
-                          progress=progress, seed=cfg.seed, memory_limit=limit, predict_peak=predict)
+                          progress=progress, seed=cfg.seed, memory_limit=limit, predict_peak=predict,
+                          primed=cfg.target_depths == AUTO_DEPTHS)
 
 
 def plan_for_gpus(cfg: BenchConfig, spec: TargetSpec, lengths: list[int], rows: list[dict],

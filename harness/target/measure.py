@@ -192,11 +192,13 @@ def measure_target(target: TargetSpec, batch_sizes: Sequence[int], depths: Seque
                    device: torch.device | str, dtype: str, steps: int, warmup: int, tokens_per_sample: int,
                    progress: Callable[[str], None] | None = None, seed: int = 0, *,
                    memory_limit: int | None = None,
-                   predict_peak: Callable[[TargetSpec, int], int] | None = None) -> list[dict]:
+                   predict_peak: Callable[[TargetSpec, int], int] | None = None,
+                   primed: bool = False) -> list[dict]:
     """TARGET rows: "measured" per (depths, batch size), then "extrapolated" to full depth per batch size
     (when ``depths`` cut the model; ``depths`` None measures the whole model). ``predict_peak(spec, batch)``
     fills ``predicted_peak_memory_bytes`` (the memory model beside each measurement); with
-    ``memory_limit`` (bytes) see ``MemoryLimit``."""
+    ``memory_limit`` (bytes) see ``MemoryLimit``. ``primed``: a 1+1-block copy already ran a step in this
+    process (``choose_depths``), which is the warm-up the whole model would get."""
     device = torch.device(device)
     tdtype = DTYPES[dtype]
     source = memory_source(device)
@@ -205,7 +207,7 @@ def measure_target(target: TargetSpec, batch_sizes: Sequence[int], depths: Seque
     rows: list[dict] = []
     plan = depth_plan(target, depths)
     with MemoryLimit(memory_limit, predict_peak, device) as limit:
-        if device.type == "cpu":
+        if device.type == "cpu" and not (primed and not depths):
             # the first cut copy itself (its allocations are what the first timing would pay for); a
             # one-block copy before the whole model, which would cost a whole step to prime
             first = target.cut(*plan[0]) if depths else target.cut(1, 1)
